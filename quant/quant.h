@@ -20,6 +20,12 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 // (what llama.cpp's quantize does without an importance matrix).
 void quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
 
+// Quantize an activation row into a vec_dot_type the way llama.cpp's x86 CPU backend does
+// before a matrix-vector product, so that our logits follow its logits: for Q8_0 and Q8_1
+// it scales by 127 / max|x| and rounds half to even, which now and then lands one step away
+// from quantize_row's reference rounding. Every other type is quantized as by quantize_row.
+void quantize_activations(GgmlType type, const float* src, void* dst, int64_t n);
+
 // Dot product of one row of `type` (weights) with one row already in
 // traits(type).vec_dot_type (activations, produced by quantize_row of that type).
 float vec_dot(GgmlType type, int64_t n, const void* row, const void* act);

@@ -1,0 +1,38 @@
+#pragma once
+// Internal to quant/: reference quantization of one block from Block::elements floats,
+// and the bit packing shared by the quantizers (the inverse of unpack.cpp's decoding).
+#include <cstdint>
+
+#include "quant/blocks.h"
+
+namespace natter::detail {
+
+void quantize(const float* x, BlockQ4_0& block);
+void quantize(const float* x, BlockQ4_1& block);
+void quantize(const float* x, BlockQ5_0& block);
+void quantize(const float* x, BlockQ5_1& block);
+void quantize(const float* x, BlockQ8_0& block);
+void quantize(const float* x, BlockQ8_1& block);
+void quantize(const float* x, BlockQ8_K& block);
+
+void quantize(const float* x, BlockQ2_K& block);
+void quantize(const float* x, BlockQ3_K& block);
+void quantize(const float* x, BlockQ4_K& block);
+void quantize(const float* x, BlockQ5_K& block);
+void quantize(const float* x, BlockQ6_K& block);
+
+// 2 * half quants (0..15) as nibbles: element l low, element half + l high in byte l.
+inline void pack_nibbles(const uint8_t* L, int half, uint8_t* out) {
+    for (int l = 0; l < half; ++l) {
+        out[l] = static_cast<uint8_t>((L[l] & 0x0f) | ((L[half + l] & 0x0f) << 4));
+    }
+}
+
+// 128 quants (0..3) as bit pairs: element 32 * j + l goes to bits 2j..2j+1 of byte l.
+inline void pack_bit_pairs(const uint8_t L[128], uint8_t out[32]) {
+    for (int l = 0; l < 32; ++l) {
+        out[l] = static_cast<uint8_t>(L[l] | (L[l + 32] << 2) | (L[l + 64] << 4) | (L[l + 96] << 6));
+    }
+}
+
+}  // namespace natter::detail
