@@ -1,0 +1,27 @@
+#pragma once
+// Tokenizers loaded once per test program, and the files they come from.
+#include <map>
+#include <string>
+
+#include "inference/gguf.h"
+#include "inference/tokenizer.h"
+
+namespace natter::test {
+
+inline std::string data_path(const std::string& name) { return std::string(NATTER_TEST_DATA_DIR) + "/" + name; }
+inline std::string reference_path(const std::string& name) { return std::string(NATTER_REFERENCE_DIR) + "/" + name; }
+inline const char* kSmolLm2Path = "/root/.cache/natter/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+inline const Tokenizer& load_cached(const std::string& path) {
+    static std::map<std::string, Tokenizer> cache;
+    auto it = cache.find(path);
+    if (it == cache.end()) it = cache.emplace(path, Tokenizer::from_gguf(GgufFile::open(path))).first;
+    return it->second;
+}
+
+inline const Tokenizer& llama_spm() { return load_cached(data_path("tokenizer/ggml-vocab-llama-spm.gguf")); }
+inline const Tokenizer& gpt2() { return load_cached(data_path("tokenizer/ggml-vocab-gpt-2.gguf")); }
+inline const Tokenizer& stories260k() { return load_cached(data_path("models/stories260K.gguf")); }
+inline const Tokenizer& smollm2() { return load_cached(kSmolLm2Path); }
+
+}  // namespace natter::test
