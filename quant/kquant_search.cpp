@@ -50,11 +50,19 @@ void store_symmetric(int n, int nmax, const float* x, float iscale, int8_t* L) {
 
 }  // namespace
 
+constexpr float kIntLimit = 4194303.0f;  // 2^22 - 1
+
 int nearest_int(float x) {
+    if (!(std::fabs(x) <= kIntLimit)) return x > 0 ? 4194303 : -4194303;
     // Adding 1.5 * 2^23 pushes the fraction out of the mantissa; the addition itself rounds
     // to nearest even, so subtracting it again leaves the rounded value.
     constexpr float kMagic = 12582912.0f;
     return static_cast<int>((x + kMagic) - kMagic);
+}
+
+int truncate_to_int(float x) {
+    if (!(std::fabs(x) <= kIntLimit)) return x > 0 ? 4194303 : -4194303;
+    return static_cast<int>(x);
 }
 
 float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L) {

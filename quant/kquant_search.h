@@ -10,8 +10,12 @@ namespace natter::detail {
 // Groups whose largest magnitude is below this are treated as all zero.
 inline constexpr float kGroupMaxEps = 1e-15f;
 
-// Round to nearest, ties to even (valid for |x| < 2^22, which the callers guarantee).
+// Round to nearest, ties to even. Meant for |x| < 2^22, which finite weights of any
+// sensible size guarantee; anything beyond (or NaN, e.g. 0 * inf when a block is all
+// float subnormals) saturates to +-(2^22 - 1) instead of being undefined behaviour.
 int nearest_int(float x);
+// Truncate toward zero, saturating like nearest_int.
+int truncate_to_int(float x);
 
 // Symmetric quants L[i] in 0..2*nmax-1 (stored with +nmax) for x ≈ scale * (L - nmax).
 // Tries 19 scales around nmax / max|x| and keeps the one minimising the x²-weighted

@@ -5,7 +5,9 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <string>
 
+#include "core/error.h"
 #include "quant/kquant_search.h"
 #include "quant/quant.h"
 #include "quant/quantize_blocks.h"
@@ -31,7 +33,7 @@ float quantize_signed(const float* x, int bits, uint8_t q[32]) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const float bias = static_cast<float>(half) + 0.5f;  // shift to 0..2*half, then round
     for (int j = 0; j < 32; ++j) {
-        q[j] = static_cast<uint8_t>(std::min(2 * half - 1, static_cast<int>(x[j] * id + bias)));
+        q[j] = static_cast<uint8_t>(std::clamp(truncate_to_int(x[j] * id + bias), 0, 2 * half - 1));
     }
     return d;
 }
@@ -48,7 +50,7 @@ float quantize_min_max(const float* x, int bits, uint8_t q[32], float& min) {
     const float d = (max - min) / static_cast<float>(levels - 1);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < 32; ++j) {
-        q[j] = static_cast<uint8_t>(std::min(levels - 1, static_cast<int>((x[j] - min) * id + 0.5f)));
+        q[j] = static_cast<uint8_t>(std::clamp(truncate_to_int((x[j] - min) * id + 0.5f), 0, levels - 1));
     }
     return d;
 }
@@ -89,7 +91,7 @@ float quantize_q8_32(const float* x, Rounding rounding, int8_t q[32]) {
     const float d = amax / 127.0f;
     if (rounding == Rounding::reference) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(std::round(x[j] * id));
+        for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(truncate_to_int(std::round(x[j] * id)));
     } else {
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(nearest_int(x[j] * id));
@@ -159,6 +161,15 @@ void quantize_floats(GgmlType type, const float* src, void* dst, int64_t n) {
 
 void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
     row_size(type, n);  // throws on an unknown type or a partial block
+    if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::BF16) {
+        // A block's scale cannot represent them, and they would poison the whole block.
+        for (int64_t i = 0; i < n; ++i) {
+            if (!std::isfinite(src[i])) {
+                throw Error("Cannot quantize to " + std::string(type_name(type)) + ": value " +
+                            std::to_string(i) + " of the row is not a finite number.");
+            }
+        }
+    }
     const bool blocked = detail::visit_block_type(type, [&](auto tag) {
         using Block = decltype(tag);
         auto* blocks = static_cast<Block*>(dst);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "quant/unpack.h"
@@ -138,6 +139,33 @@ TEST(RoundTrip, ZeroBlocksStayZero) {
         quantize_row(type, zeros.data(), q.data(), 256);
         dequantize_row(type, q.data(), y.data(), 256);
         for (float v : y) ASSERT_EQ(v, 0.0f) << type_name(type);
+    }
+}
+
+TEST(RoundTrip, NonFiniteInputIsRejected) {
+    std::vector<float> x(256, 0.5f);
+    std::vector<uint8_t> q(row_size(GgmlType::Q6_K, 256));
+    for (float bad : {NAN, INFINITY, -INFINITY}) {
+        x[100] = bad;
+        for (GgmlType type : test::kBlockTypes) EXPECT_THROW(quantize_row(type, x.data(), q.data(), 256), Error);
+    }
+    // The float formats can hold them.
+    std::vector<uint16_t> h(256);
+    quantize_row(GgmlType::F16, x.data(), h.data(), 256);
+    EXPECT_EQ(h[100], 0xfc00);
+}
+
+TEST(RoundTrip, BlocksOfFloatSubnormalsStayNearZero) {
+    // Scales this small make 1 / d overflow to infinity, and 0 * inf is NaN: the quantizers
+    // must still produce a valid block (all values decode to about zero).
+    std::vector<float> x(256);
+    for (int i = 0; i < 256; ++i) x[i] = (i % 3 - 1) * 1e-40f;
+    for (GgmlType type : test::kBlockTypes) {
+        std::vector<uint8_t> q(row_size(type, 256));
+        std::vector<float> y(256);
+        quantize_row(type, x.data(), q.data(), 256);
+        dequantize_row(type, q.data(), y.data(), 256);
+        for (float v : y) ASSERT_LE(std::fabs(v), 1e-6f) << type_name(type);
     }
 }
 
