@@ -8,5 +8,6 @@ namespace natter::app {
 
 void add_run_command(CLI::App& app);   // one-shot completion
 void add_info_command(CLI::App& app);  // GGUF inspector
+void add_quantize_command(CLI::App& app);  // GGUF -> quantized GGUF
 
 }  // namespace natter::app

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     natter::app::add_run_command(app);
     natter::app::add_info_command(app);
+    natter::app::add_quantize_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

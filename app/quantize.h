@@ -1,0 +1,51 @@
+#pragma once
+// Model-level quantization: read a GGUF, choose each tensor's type, write a new GGUF.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "quant/types.h"
+
+namespace natter::app {
+
+// A file type as llama.cpp's quantize names and numbers it (general.file_type).
+struct FileType {
+    std::string_view name;  // "Q4_K_M"
+    int ftype;              // value of general.file_type
+    GgmlType base;          // the type most weights get
+};
+// By name (case-insensitive, "Q4_K" = "Q4_K_M" as in llama.cpp) or by number ("15").
+std::optional<FileType> find_file_type(std::string_view name_or_number);
+std::string file_type_names();  // for --help and errors
+
+struct QuantizeOptions {
+    std::string input, output;
+    FileType type{};
+    bool pure = false;              // every weight matrix gets `type.base`, no mixes
+    bool allow_requantize = false;  // accept already-quantized input
+    int n_threads = 0;
+};
+
+struct QuantizeProgress {
+    std::string_view tensor;
+    int index = 0, count = 0;       // tensor index / number of tensors
+    uint64_t bytes_done = 0, bytes_total = 0;  // source bytes
+};
+
+struct QuantizeSummary {
+    uint64_t bytes_in = 0, bytes_out = 0;
+    int64_t n_weights = 0;          // elements of all tensors
+    double seconds = 0;
+};
+
+// Throws natter::Error; on any failure no output file is left behind.
+QuantizeSummary quantize_model(const QuantizeOptions& options,
+                               const std::function<void(const QuantizeProgress&)>& progress);
+
+// The type one tensor gets (exposed for tests).
+GgmlType choose_tensor_type(const QuantizeOptions& options, std::string_view name,
+                            int64_t n_dims, int64_t row_length);
+
+}  // namespace natter::app

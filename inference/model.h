@@ -1,0 +1,69 @@
+#pragma once
+// A llama-family model: hyper-parameters from GGUF metadata and weights used in place from
+// the memory-mapped file.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inference/gguf.h"
+#include "inference/ops.h"
+#include "inference/tokenizer.h"
+
+namespace natter {
+
+struct Hparams {
+    std::string architecture;
+    int n_vocab = 0;
+    int n_ctx_train = 0;
+    int n_embd = 0;
+    int n_layer = 0;
+    int n_head = 0;
+    int n_head_kv = 0;
+    int head_dim = 0;  // per-head size of Q and K (and V)
+    int n_ff = 0;
+    float rms_eps = 1e-5f;
+    RopeConfig rope;
+
+    int kv_dim() const { return n_head_kv * head_dim; }
+    int q_dim() const { return n_head * head_dim; }
+};
+
+struct LayerWeights {
+    std::vector<float> attn_norm;
+    WeightMatrix wq, wk, wv, wo;
+    std::vector<float> ffn_norm;
+    WeightMatrix w_gate, w_up, w_down;
+};
+
+class Model {
+public:
+    // Opens and validates a GGUF model. Throws natter::Error with a clear message for an
+    // unsupported architecture, a missing tensor or a shape that does not fit.
+    static std::unique_ptr<Model> load(const std::string& path);
+    static std::unique_ptr<Model> from_gguf(GgufFile file);
+
+    const Hparams& hparams() const { return hparams_; }
+    const Tokenizer& tokenizer() const { return tokenizer_; }
+    const GgufFile& file() const { return file_; }
+    const std::vector<LayerWeights>& layers() const { return layers_; }
+    const WeightMatrix& token_embedding() const { return token_embd_; }
+    const WeightMatrix& output() const { return output_; }  // token_embd when tied
+    const std::vector<float>& output_norm() const { return output_norm_; }
+
+    // Writes the embedding of `token` (n_embd floats) into out.
+    void embed(int32_t token, float* out) const;
+    // Dominant weight type, e.g. "Q4_1" (from general.file_type, else the most common type).
+    std::string quant_name() const;
+    int64_t n_params() const;
+
+private:
+    explicit Model(GgufFile file);
+    GgufFile file_;
+    Hparams hparams_;
+    Tokenizer tokenizer_;
+    WeightMatrix token_embd_, output_;
+    std::vector<float> output_norm_;
+    std::vector<LayerWeights> layers_;
+};
+
+}  // namespace natter

@@ -1,0 +1,51 @@
+#pragma once
+// The numeric building blocks of the forward pass. Each works on plain float rows so the
+// forward pass reads like the math. Rounding follows llama.cpp's CPU backend where it
+// changes results (sums of squares in double, F16 KV cache) so our logits match its own.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "quant/types.h"
+
+namespace natter {
+
+// A 2-D weight matrix used in place from the file: `rows` rows of `cols` elements each.
+struct WeightMatrix {
+    GgmlType type = GgmlType::F32;
+    int64_t cols = 0;
+    int64_t rows = 0;
+    size_t row_bytes = 0;
+    const uint8_t* data = nullptr;
+
+    const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+};
+
+// y[t] = W · x[t] for n_tokens rows x (each W.cols wide) into y (each W.rows wide).
+// The activations are converted once to W's vec_dot type; rows are split across threads.
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y);
+
+// out = x / sqrt(mean(x^2) + eps) * weight
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
+
+// Precomputed rotary cos/sin for one position (interleaved pairs: x[2i], x[2i+1]).
+struct RopeConfig {
+    int n_rot = 0;              // dimensions rotated per head
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;    // 1/linear scaling factor
+    std::vector<float> freq_factors;  // llama-3 rope_freqs (n_rot/2 values) or empty
+};
+void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin_out);
+// Rotates each of n_heads heads (head_dim apart) of x in place.
+void rope_apply(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
+
+// x[i] = silu(gate[i]) * up[i]
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+// In-place softmax over x[0..n), sum accumulated in double.
+void softmax(float* x, int64_t n);
+
+// Argmax, lowest index on ties.
+int32_t argmax(std::span<const float> x);
+
+}  // namespace natter

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Reference outputs of llama.cpp (through llama-cpp-python) for the engine tests.
+
+For each model and prompt it records llama.cpp's prompt tokens, its greedy 64-token
+continuation (argmax at every step, end-of-sequence tokens included, so the run is always 64
+long), the top two logits at every step (to recognise near-ties) and the full logits of the
+first generated position. The engine test (tests/unit/engine) runs natter on the same files
+and compares.
+
+Usage: make_engine_reference.py --natter build/natter [--only NAME]
+Needs the venv that scripts/setup-reference builds (llama-cpp-python pinned there).
+The quantized variants are made by `natter quantize --pure` from the default model: their
+sha256 is recorded, so a test that regenerates them knows it has the same file.
+"""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import llama_cpp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "engine")
+CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "natter")
+DEFAULT_MODEL = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+STORIES = os.path.join(HERE, "..", "..", "..", "shared", "data", "models", "stories260K.gguf")
+
+N_GEN = 64
+PROMPTS = {
+    "capital": "The capital of France is",
+    "story": "Once upon a time, in a small village by the sea,",
+    "chinese": "中国的首都是北京。北京是一座历史悠久的城市，",
+    "code": 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
+    "chat": "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+            "What is the tallest mountain in the world?<|im_end|>\n<|im_start|>assistant\n",
+    "emoji": "Here is a list of fruits: 🍎 apple, 🍌 banana,",
+}
+# Types the default model is requantized to (the F16/F32 ones hold the Q4_1 values exactly).
+VARIANT_TYPES = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q5_1", "Q8_0",
+                 "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+VARIANT_PROMPTS = ["capital", "chinese", "code"]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def reference(model_path, name, prompts):
+    llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_batch=512, n_threads=2,
+                          logits_all=False, flash_attn=False, verbose=False)
+    cases = []
+    for key in prompts:
+        text = PROMPTS.get(key, key)
+        llm.reset()
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        llm.eval(tokens)
+        first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        logits_file = f"{name}.{key}.logits.f32"
+        first.tofile(os.path.join(OUT, logits_file))
+        generated, top2 = [], []
+        logits = first
+        for _ in range(N_GEN):
+            order = np.argsort(-logits, kind="stable")[:2]
+            tok = int(order[0])
+            generated.append(tok)
+            top2.append([float(logits[order[0]]), float(logits[order[1]])])
+            llm.eval([tok])
+            logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        cases.append({"name": key, "prompt": text, "prompt_tokens": [int(t) for t in tokens],
+                      "generated": generated, "top2": top2, "logits_file": logits_file,
+                      "top10": [int(t) for t in np.argsort(-first, kind="stable")[:10]]})
+        print(f"  {name}/{key}: {len(tokens)} prompt tokens -> {llm.detokenize(generated)[:60]!r}")
+    return cases
+
+
+def write(name, model_path, cases, extra):
+    doc = {"generator": "tests/reference/make_engine_reference.py",
+           "llama_cpp_python": llama_cpp.__version__, "flash_attn": False, "n_threads": 2,
+           "model": os.path.basename(model_path), "sha256": sha256(model_path), **extra,
+           "cases": cases}
+    with open(os.path.join(OUT, f"{name}.json"), "w") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--natter", required=True, help="path to the natter binary (for quantize)")
+    ap.add_argument("--only", help="only this model name")
+    ap.add_argument("--work", default=os.path.join(CACHE, "variants"))
+    args = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(args.work, exist_ok=True)
+    models = [("smollm2-q4_1", DEFAULT_MODEL, list(PROMPTS), {}),
+              ("stories260k", STORIES, ["Once upon a time", "The little dog"], {})]
+    for t in VARIANT_TYPES:
+        path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
+        subprocess.run([args.natter, "quantize", "--pure", "--allow-requantize", "--quiet",
+                        DEFAULT_MODEL, path, t], check=True)
+        models.append((f"smollm2-{t.lower()}", path, VARIANT_PROMPTS,
+                       {"made_by": f"natter quantize --pure --allow-requantize <default model> {t}",
+                        "type": t}))
+    for name, path, prompts, extra in models:
+        if args.only and name != args.only:
+            continue
+        print(name)
+        write(name, path, reference(path, name, prompts), extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
