@@ -352,10 +352,10 @@ void place_tensors(const Reader& r, std::vector<GgufTensor>& tensors, std::span<
     for (size_t i = 1; i < by_offset.size(); ++i) {
         const GgufTensor& a = *by_offset[i - 1];
         const GgufTensor& b = *by_offset[i];
-        if (b.offset < a.offset + a.nbytes) {
-            r.fail("tensor " + quoted(b.name) + " data (offset " + std::to_string(b.offset) + ") overlaps tensor " +
-                   quoted(a.name) + " (offset " + std::to_string(a.offset) + ", " + std::to_string(a.nbytes) +
-                   " bytes)");
+        if (b.offset < a.offset + a.nbytes) {  // cannot overflow: both end inside the file
+            r.fail("tensor " + quoted(b.name) + " data (offset " + std::to_string(data_offset + b.offset) +
+                   ") overlaps tensor " + quoted(a.name) + " (offset " + std::to_string(data_offset + a.offset) +
+                   ", " + std::to_string(a.nbytes) + " bytes)");
         }
     }
 }

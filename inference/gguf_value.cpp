@@ -1,5 +1,6 @@
 // GgufValue: typed access to one metadata value and its short rendering for `natter info`.
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -196,11 +197,19 @@ std::string quote(std::string_view s) {
     return out;
 }
 
+// Shortest text that reads back as the same value; plain digits for ordinary magnitudes
+// (100000.0 rather than 1e+05) and always a decimal point or exponent, so it reads as a float.
 template <typename T>
 std::string shortest(T x) {
-    char buf[64];
-    const auto result = std::to_chars(buf, buf + sizeof buf, x);
-    return std::string(buf, result.ptr);
+    if (!std::isfinite(x)) return std::isnan(x) ? "nan" : (x < 0 ? "-inf" : "inf");
+    char buf[512];
+    const T magnitude = std::fabs(x);
+    const bool plain = magnitude == 0 || (magnitude >= T(1e-4) && magnitude < T(1e15));
+    const auto result =
+        std::to_chars(buf, buf + sizeof buf, x, plain ? std::chars_format::fixed : std::chars_format::scientific);
+    std::string out(buf, result.ptr);
+    if (out.find_first_of(".e") == std::string::npos) out += ".0";
+    return out;
 }
 
 std::string plural_label(GgufType element_type) {
@@ -222,9 +231,13 @@ std::string GgufValue::to_display_string(size_t max_items) const {
             } else if constexpr (std::is_same_v<T, GgufArray>) {
                 const bool abbreviated = x.items.size() > max_items;
                 const size_t shown = abbreviated ? max_items : x.items.size();
-                std::string out = abbreviated
-                    ? "[" + std::to_string(x.items.size()) + " " + plural_label(x.element_type) + "] "
-                    : "[";
+                std::string out = "[";
+                if (abbreviated) {
+                    out += std::to_string(x.items.size());
+                    out += ' ';
+                    out += plural_label(x.element_type);
+                    out += "] ";
+                }
                 for (size_t i = 0; i < shown; ++i) {
                     if (i > 0) out += ", ";
                     out += x.items[i].to_display_string(max_items);

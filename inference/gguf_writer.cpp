@@ -54,8 +54,9 @@ public:
 
     template <typename T>
     void put(T x) {
-        const auto* p = reinterpret_cast<const uint8_t*>(&x);
-        bytes.insert(bytes.end(), p, p + sizeof(T));
+        const size_t at = bytes.size();
+        bytes.resize(at + sizeof(T));
+        std::memcpy(bytes.data() + at, &x, sizeof(T));
     }
 
     void put_string(std::string_view s) {
