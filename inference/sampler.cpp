@@ -82,13 +82,17 @@ void Sampler::apply_penalties(std::span<float> logits, std::span<const int32_t> 
 }
 
 std::vector<TokenCandidate> Sampler::make_candidates(std::span<const float> logits) {
-    std::vector<TokenCandidate> candidates(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) {
-        float logit = logits[i];
-        if (std::isnan(logit)) logit = -INFINITY;
-        candidates[i] = {int32_t(i), logit, 0.0f};
-    }
+    std::vector<TokenCandidate> candidates;
+    fill_candidates(logits, candidates);
     return candidates;
+}
+
+void Sampler::fill_candidates(std::span<const float> logits, std::vector<TokenCandidate>& out) {
+    out.resize(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const float logit = logits[i];
+        out[i] = {int32_t(i), std::isnan(logit) ? -INFINITY : logit, 0.0f};
+    }
 }
 
 void Sampler::top_k(std::vector<TokenCandidate>& candidates, int k) {
@@ -125,16 +129,19 @@ void Sampler::top_p(std::vector<TokenCandidate>& candidates, float top_p) {
     softmax(candidates);
     const bool sorted = std::is_sorted(candidates.begin(), candidates.end(), better);
 
-    // Sort only as far as needed: the nucleus is usually a few dozen tokens, so sort
-    // a growing prefix (everything after it is no better than what is already in it).
+    // Sort only as far as needed: the nucleus is usually a few dozen tokens, so order a
+    // growing prefix (select it with nth_element, then sort just that part; everything
+    // after it is no better than what is already in it).
     double cumulative = 0.0;
     size_t done = 0;
     size_t chunk = sorted ? candidates.size() : std::min<size_t>(128, candidates.size());
     while (done < candidates.size()) {
         const size_t end = std::min(candidates.size(), done + chunk);
         if (!sorted) {
-            std::partial_sort(candidates.begin() + ptrdiff_t(done),
-                              candidates.begin() + ptrdiff_t(end), candidates.end(), better);
+            const auto first = candidates.begin() + ptrdiff_t(done);
+            const auto last = candidates.begin() + ptrdiff_t(end);
+            std::nth_element(first, last - 1, candidates.end(), better);
+            std::sort(first, last, better);
         }
         for (size_t i = done; i < end; ++i) {
             cumulative += candidates[i].p;
@@ -161,6 +168,16 @@ void Sampler::min_p(std::vector<TokenCandidate>& candidates, float min_p) {
 
 void Sampler::temperature(std::vector<TokenCandidate>& candidates, float temperature) {
     for (auto& c : candidates) c.logit /= temperature;
+}
+
+int32_t Sampler::argmax(std::span<const float> logits) {
+    // Strictly greater keeps the first (lowest id) of equal logits; NaN never compares greater.
+    size_t best = 0;
+    while (best + 1 < logits.size() && std::isnan(logits[best])) ++best;
+    for (size_t i = best + 1; i < logits.size(); ++i) {
+        if (logits[i] > logits[best]) best = i;
+    }
+    return int32_t(best);
 }
 
 int32_t Sampler::greedy(std::span<const TokenCandidate> candidates) {
@@ -192,11 +209,12 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     if (logits.empty()) throw Error("Cannot sample a token from an empty vocabulary.");
     logits_.assign(logits.begin(), logits.end());
     apply_penalties(logits_, recent, params_);
-    auto candidates = make_candidates(logits_);
 
     // The truncation steps never remove the best token, so argmax needs none of them.
-    if (params_.temperature <= 0.0f) return greedy(candidates);
+    if (params_.temperature <= 0.0f) return argmax(logits_);
 
+    auto& candidates = candidates_;
+    fill_candidates(logits_, candidates);
     top_k(candidates, params_.top_k);
     top_p(candidates, params_.top_p);
     min_p(candidates, params_.min_p);

@@ -81,11 +81,14 @@ public:
 
 private:
     void reseed(uint64_t seed);
+    static void fill_candidates(std::span<const float> logits, std::vector<TokenCandidate>& out);
+    static int32_t argmax(std::span<const float> logits);  // greedy() straight on logits
 
     SamplingParams params_;
     uint64_t seed_ = 0;
     std::mt19937 rng_;
-    std::vector<float> logits_;  // scratch, reused between calls
+    std::vector<float> logits_;  // scratch buffers, reused between calls
+    std::vector<TokenCandidate> candidates_;
 };
 
 }  // namespace natter
