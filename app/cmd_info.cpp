@@ -160,10 +160,13 @@ void print_tensors(const GgufFile& file) {
 
 void print_totals(const Totals& totals) {
     std::printf("\nTotals\n");
-    std::printf("  parameters   %s (%llu)\n", human_count(totals.all.params).c_str(),
-                static_cast<unsigned long long>(totals.all.params));
-    std::printf("  tensor data  %s (%llu bytes), %.2f bits per weight\n", human_bytes(totals.all.bytes).c_str(),
-                static_cast<unsigned long long>(totals.all.bytes), bits_per_weight(totals.all));
+    // Exact counts in parentheses only where the human-readable form rounds.
+    const std::string params = std::to_string(totals.all.params);
+    const std::string bytes = std::to_string(totals.all.bytes);
+    std::printf("  parameters   %s%s\n", human_count(totals.all.params).c_str(),
+                totals.all.params < 1000 ? "" : (" (" + params + ")").c_str());
+    std::printf("  tensor data  %s%s, %.2f bits per weight\n", human_bytes(totals.all.bytes).c_str(),
+                totals.all.bytes < 1024 ? "" : (" (" + bytes + " bytes)").c_str(), bits_per_weight(totals.all));
     std::printf("  by type      %-6s  %8s  %12s  %12s  %s\n", "TYPE", "TENSORS", "PARAMETERS", "SIZE", "BITS/WEIGHT");
     for (const auto& [name, t] : totals.by_type) {
         std::printf("               %-6s  %8llu  %12s  %12s  %.2f\n", name.c_str(),

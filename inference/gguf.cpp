@@ -189,7 +189,8 @@ private:
         if (count > r_.remaining() / min_size) {
             r_.fail("metadata key " + quoted(key) + " at byte " + std::to_string(start) + " claims an array of " +
                     std::to_string(count) + " " + std::string(gguf_type_name(GgufType(element_type))) +
-                    " items, which cannot fit in the remaining " + std::to_string(r_.remaining()) + " bytes");
+                    " items, which cannot fit in the remaining " + std::to_string(r_.remaining()) +
+                    " bytes (the file is truncated or corrupt)");
         }
         GgufArray out;
         out.element_type = static_cast<GgufType>(element_type);
@@ -258,7 +259,7 @@ void read_header(Reader& r, uint32_t& version, uint64_t& n_tensors, uint64_t& n_
     if (magic != kMagic) {
         char text[5] = {};
         std::memcpy(text, &magic, 4);
-        for (char& c : text) c = (c >= 0x20 && c < 0x7F) ? c : (c == 0 ? 0 : '?');
+        for (char& c : text) c = (c >= 0x20 && c < 0x7F) ? c : '.';
         r.fail("not a GGUF file: the magic number at byte 0 is '" + std::string(text, 4) + "' instead of 'GGUF'");
     }
     version = r.read<uint32_t>("the version number");
@@ -275,7 +276,7 @@ void read_header(Reader& r, uint32_t& version, uint64_t& n_tensors, uint64_t& n_
     if (n_kv > r.remaining() / kMinKvBytes) {
         r.fail("metadata count " + std::to_string(n_kv) + " at byte 16 is impossible: the remaining " +
                std::to_string(r.remaining()) + " bytes hold at most " + std::to_string(r.remaining() / kMinKvBytes) +
-               " entries");
+               " entries (the file is truncated or corrupt)");
     }
 }
 
@@ -284,11 +285,16 @@ uint64_t alignment_from(const Reader& r, const GgufValue& value) {
         r.fail("metadata key 'general.alignment' has type " + std::string(gguf_type_name(value.type())) +
                "; it must be an unsigned integer");
     }
-    const int64_t a = value.as_int();
-    if (a <= 0 || !std::has_single_bit(static_cast<uint64_t>(a))) {
+    uint64_t a = 0;
+    try {
+        a = value.as_uint();
+    } catch (const Error&) {
+        r.fail("metadata key 'general.alignment' is negative; it must be a nonzero power of two");
+    }
+    if (!std::has_single_bit(a)) {
         r.fail("metadata key 'general.alignment' is " + std::to_string(a) + "; it must be a nonzero power of two");
     }
-    return static_cast<uint64_t>(a);
+    return a;
 }
 
 GgufTensor read_tensor_info(Reader& r, uint64_t index, uint64_t alignment) {
@@ -396,7 +402,8 @@ GgufFile GgufFile::parse(std::span<const uint8_t> bytes, std::string source_name
     if (n_tensors > r.remaining() / kMinTensorInfoBytes) {
         r.fail("tensor count " + std::to_string(n_tensors) + " at byte 8 is impossible: the " +
                std::to_string(r.remaining()) + " bytes after the metadata hold at most " +
-               std::to_string(r.remaining() / kMinTensorInfoBytes) + " tensor descriptions");
+               std::to_string(r.remaining() / kMinTensorInfoBytes) +
+               " tensor descriptions (the file is truncated or corrupt)");
     }
     std::unordered_set<std::string> names;
     file.tensors_.reserve(n_tensors);
