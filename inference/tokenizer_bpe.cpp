@@ -2,6 +2,7 @@
 // write each word's bytes as GPT-2's printable characters, then within each word keep
 // merging the adjacent pair with the lowest merge rank.
 #include <queue>
+#include <unordered_map>
 
 #include "inference/tokenizer_vocab.h"
 #include "inference/unicode.h"
@@ -22,6 +23,8 @@ struct Bigram {
         return rank > other.rank || (rank == other.rank && left > other.left);
     }
 };
+
+constexpr size_t kMaxCachedWords = 1 << 16;
 
 std::string byte_encode(std::string_view word) {
     std::string encoded;
@@ -58,8 +61,7 @@ private:
     int32_t rank_of(int32_t left, int32_t right) const {
         const int32_t l = ids_[size_t(left)], r = ids_[size_t(right)];
         if (l >= 0 && r >= 0) {  // then a merge keyed by text cannot match
-            auto it = vocab_.merge_rank_by_ids.find(Tokenizer::Vocab::pair_key(l, r));
-            return it == vocab_.merge_rank_by_ids.end() ? -1 : it->second;
+            return vocab_.merge_rank_by_ids.find(l, r);
         }
         if (vocab_.merge_rank_by_text.empty()) return -1;
         auto it = vocab_.merge_rank_by_text.find(
@@ -95,15 +97,21 @@ private:
 }  // namespace
 
 void bpe_tokenize(const Tokenizer::Vocab& vocab, std::string_view text, std::vector<int32_t>& out) {
+    // Words repeat a lot in real text, and a word's ids depend on the word alone.
+    std::unordered_map<std::string, std::vector<int32_t>> cache;
+    std::vector<int32_t> ids;
     for (const std::string& word : pre_tokenize(vocab.pre.type, text)) {
-        const std::string encoded = byte_encode(word);
-        if (vocab.pre.ignore_merges) {
-            if (const int32_t id = vocab.find(encoded); id >= 0) {
-                out.push_back(id);
-                continue;
-            }
+        std::string encoded = byte_encode(word);
+        if (auto it = cache.find(encoded); it != cache.end()) {
+            out.insert(out.end(), it->second.begin(), it->second.end());
+            continue;
         }
-        BpeWord(vocab, encoded).run(out);
+        ids.clear();
+        const int32_t whole = vocab.pre.ignore_merges ? vocab.find(encoded) : -1;
+        if (whole >= 0) ids.push_back(whole);
+        else BpeWord(vocab, encoded).run(ids);
+        out.insert(out.end(), ids.begin(), ids.end());
+        if (cache.size() < kMaxCachedWords) cache.emplace(std::move(encoded), ids);
     }
 }
 

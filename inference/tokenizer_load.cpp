@@ -53,11 +53,10 @@ void load_tokens(const GgufFile& file, Vocab& vocab) {
         const std::vector<int64_t> t = types->as_int_array();
         for (size_t i = 0; i < n; ++i) vocab.attrs[i] = attr_bits_from_type(t[i]);
     }
-    vocab.ids.reserve(n);
     for (size_t i = 0; i < n; ++i) {
         if (vocab.texts[i].empty()) vocab.texts[i] = "[EMPTY_" + std::to_string(i) + "]";
-        vocab.ids[vocab.texts[i]] = int32_t(i);  // a repeated text maps to its last id
     }
+    vocab.index.build(vocab.texts);
 }
 
 // Each merge is "left right", split at the first space after the first byte; the first
@@ -74,7 +73,7 @@ void load_merges(const GgufFile& file, Vocab& vocab) {
         const std::string_view right = space == std::string::npos ? "" : std::string_view(line).substr(space + 1);
         const int32_t l = vocab.find(left), r = vocab.find(right);
         if (l >= 0 && r >= 0) {
-            vocab.merge_rank_by_ids.emplace(Vocab::pair_key(l, r), int32_t(rank));
+            vocab.merge_rank_by_ids.insert(l, r, int32_t(rank));
         } else {
             vocab.merge_rank_by_text.emplace(std::pair<std::string, std::string>(left, right), int32_t(rank));
         }

@@ -181,6 +181,13 @@ void load_special_tokens(const GgufFile& file, Vocab& vocab) {
     vocab.pieces.resize(vocab.texts.size());
     for (int32_t id = 0; id < vocab.n(); ++id) vocab.pieces[size_t(id)] = piece_of(vocab, id);
 
+    vocab.spm_words_are_independent = std::none_of(vocab.texts.begin(), vocab.texts.end(), [](const std::string& t) {
+        for (size_t i = t.find("\xE2\x96\x81", 1); i != std::string::npos; i = t.find("\xE2\x96\x81", i + 1)) {
+            if (i < 3 || t.compare(i - 3, 3, "\xE2\x96\x81") != 0) return true;
+        }
+        return false;
+    });
+
     // SentencePiece byte fallback: <0xNN>, else the byte itself as a token, else <unk>.
     for (int b = 0; b < 256; ++b) {
         char hex[7];

@@ -5,6 +5,7 @@
 #include <queue>
 
 #include "inference/tokenizer_vocab.h"
+#include "inference/unicode.h"
 
 namespace natter {
 
@@ -73,7 +74,25 @@ private:
 }  // namespace
 
 void spm_tokenize(const Tokenizer::Vocab& vocab, std::string_view text, std::vector<int32_t>& out) {
-    SpmSession(vocab, text).run(out);
+    if (!vocab.spm_words_are_independent) {
+        SpmSession(vocab, text).run(out);
+        return;
+    }
+    // No token reaches across the start of a "▁" run, so the text there splits into parts
+    // that merge independently: the same ids, with much smaller queues.
+    constexpr std::string_view kSpace = "\xE2\x96\x81";
+    size_t part = 0;
+    bool after_space = false;
+    for (size_t pos = 0; pos < text.size();) {
+        const bool space = text.substr(pos, 3) == kSpace;
+        if (space && !after_space && pos > part) {
+            SpmSession(vocab, text.substr(part, pos - part)).run(out);
+            part = pos;
+        }
+        after_space = space;
+        pos += std::min(unicode::utf8_sequence_length(uint8_t(text[pos])), text.size() - pos);
+    }
+    SpmSession(vocab, text.substr(part)).run(out);
 }
 
 }  // namespace natter

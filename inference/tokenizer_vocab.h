@@ -6,11 +6,11 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "inference/pretokenize.h"
+#include "inference/token_index.h"
 #include "inference/tokenizer.h"
 
 namespace natter {
@@ -22,11 +22,6 @@ constexpr uint8_t kNormal = 1, kUnknown = 2, kControl = 4, kUserDefined = 8, kUn
                   kByte = 32, kLstrip = 64, kRstrip = 128;
 }
 
-struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 struct Tokenizer::Vocab {
     enum class Model { Spm, Bpe } model = Model::Spm;
     PreTokenizerConfig pre;
@@ -34,11 +29,11 @@ struct Tokenizer::Vocab {
     std::vector<std::string> texts;
     std::vector<float> scores;
     std::vector<uint8_t> attrs;  // attr_bit flags
-    std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids;
+    TextIndex index;
 
     // BPE merge ranks. Merges whose two sides are both tokens are keyed by the ids (fast);
     // the rest, rare, by text.
-    std::unordered_map<uint64_t, int32_t> merge_rank_by_ids;
+    PairRanks merge_rank_by_ids;
     std::map<std::pair<std::string, std::string>, int32_t, std::less<>> merge_rank_by_text;
 
     int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1;
@@ -48,16 +43,13 @@ struct Tokenizer::Vocab {
     std::vector<int32_t> eog;                // sorted
     std::vector<std::string> pieces;         // token_to_piece(id, render_special = true)
     std::array<int32_t, 256> spm_byte_tokens{};  // -1 where the vocabulary has none
+    // No token has a "▁" after anything but "▁": merging never crosses the start of a
+    // space run, so SentencePiece can work word by word.
+    bool spm_words_are_independent = false;
 
     int32_t n() const { return int32_t(texts.size()); }
-    int32_t find(std::string_view text) const {
-        auto it = ids.find(text);
-        return it == ids.end() ? -1 : it->second;
-    }
+    int32_t find(std::string_view text) const { return index.find(text, texts); }
     bool has(int32_t id, uint8_t bits) const { return attrs[size_t(id)] & bits; }
-    static uint64_t pair_key(int32_t left, int32_t right) {
-        return (uint64_t(uint32_t(left)) << 32) | uint32_t(right);
-    }
 };
 
 // Text split into symbols that merging joins back, as a linked list over its bytes. Both

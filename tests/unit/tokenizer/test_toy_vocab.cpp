@@ -66,13 +66,19 @@ TEST(ToyBpe, SpecialTokensAndSpaces) {
     EXPECT_FALSE(t.add_bos());  // gpt2 vocabularies add no BOS unless asked
 }
 
-// SentencePiece over "▁ab": scores decide; bytes fall back to <0xNN>.
-GgufWriter spm_writer(float score_ab, float score_bc) {
+// SentencePiece over "▁ab": scores decide; bytes fall back to <0xNN>. Extra tokens come
+// right after "▁a" (id 10 on), before the byte tokens.
+GgufWriter spm_writer(float score_ab, float score_bc, std::vector<std::string> extra = {}) {
     GgufWriter w;
     w.set("tokenizer.ggml.model", GgufValue{std::string("llama")});
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "▁", "a", "b", "c", "ab", "bc", "▁a"};
     std::vector<float> scores = {0, 0, 0, -1, -1, -1, -1, score_ab, score_bc, -5};
     std::vector<int32_t> types = {2, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    for (std::string& t : extra) {
+        tokens.push_back(std::move(t));
+        scores.push_back(-0.5f);
+        types.push_back(1);
+    }
     for (int b = 0; b < 256; ++b) {
         char hex[8];
         std::snprintf(hex, sizeof hex, "<0x%02X>", b);
@@ -86,12 +92,21 @@ GgufWriter spm_writer(float score_ab, float score_bc) {
     return w;
 }
 
-constexpr int32_t kByte0 = 10;  // id of <0x00>
+constexpr int32_t kByte0 = 10;  // id of <0x00> without extra tokens
 
 TEST(ToySpm, HighestScoreMergesFirst) {
     // "▁abc": the prefix space joins "a" only after "ab"/"bc" are settled.
     EXPECT_EQ(load(spm_writer(-2, -3)).tokenize("abc", false, false), (std::vector<int32_t>{3, 7, 6}));
     EXPECT_EQ(load(spm_writer(-3, -2)).tokenize("abc", false, false), (std::vector<int32_t>{9, 8}));
+}
+
+TEST(ToySpm, TokensSpanningSpacesStillMerge) {
+    // With a token that has "▁" inside, the text cannot be cut into words before merging.
+    const Tokenizer t = load(spm_writer(-2, -3, {"b▁", "b▁c"}));
+    const int32_t b_space_c = 11;
+    EXPECT_EQ(t.tokenize("b c", false, false), (std::vector<int32_t>{3, b_space_c}));
+    const Tokenizer words = load(spm_writer(-2, -3));
+    EXPECT_EQ(words.tokenize("b c", false, false), (std::vector<int32_t>{3, 5, 3, 6}));
 }
 
 TEST(ToySpm, BosPrefixSpaceAndByteFallback) {
