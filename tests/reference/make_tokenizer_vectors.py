@@ -13,6 +13,11 @@ For each vocabulary it writes tests/reference/tokenizer-<name>.json with:
             "clean up" spaces (all but gpt-2) the detokenized bytes with unparse_special
             on and off.
 Inputs whose lead byte is F5..F7 are left out: llama.cpp aborts on them.
+
+To reach the other pre-tokenizer families without their (large) vocabularies, the GPT-2
+vocabulary is also written with tokenizer.ggml.pre set to each of PRE_VARIANTS, and those
+vectors go to tokenizer-gpt2-<pre>.json (the unit test rebuilds the same files).
+Needs llama-cpp-python and gguf (pip) in the interpreter that runs it.
 """
 import ctypes
 import json
@@ -20,6 +25,9 @@ import os
 import random
 import sys
 
+import tempfile
+
+import gguf
 import llama_cpp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +38,10 @@ MODELS = {
     "llama-spm": (os.path.join(DATA, "tokenizer", "ggml-vocab-llama-spm.gguf"), 150, True),
     "gpt2": (os.path.join(DATA, "tokenizer", "ggml-vocab-gpt-2.gguf"), 150, False),
 }
+
+GPT2_PATH = MODELS["gpt2"][0]
+PRE_VARIANTS = ["llama-bpe", "qwen2", "qwen35", "default", "falcon", "deepseek-coder", "starcoder"]
+ALL_CONFIGS = [(False, False), (False, True), (True, True)]
 
 FIXED_TEXTS = [
     "", " ", "Hello world", " Hello world", "Hello, world! How are you today?",
@@ -130,13 +142,30 @@ class Vocab:
         }
 
 
-def make(name, path, n_fuzz, with_detok):
+def gpt2_with_pre(pre, directory):
+    reader = gguf.GGUFReader(GPT2_PATH)
+    path = os.path.join(directory, "gpt2-%s.gguf" % pre)
+    writer = gguf.GGUFWriter(path, arch=reader.fields["general.architecture"].contents())
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        value = pre if field.name == "tokenizer.ggml.pre" else field.contents()
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, value, field.types[0], sub_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def make(name, path, n_fuzz, with_detok, configs=ALL_CONFIGS, with_long=True):
     vocab = Vocab(path)
-    inputs = [t.encode() for t in FIXED_TEXTS] + INVALID_TEXTS + [long_text().encode()]
+    inputs = [t.encode() for t in FIXED_TEXTS] + INVALID_TEXTS + ([long_text().encode()] if with_long else [])
     inputs += [t.encode() for t in fuzz_texts(n_fuzz, seed=len(name))]
     cases = []
     for data in inputs:
-        for add_special, parse_special in [(False, False), (False, True), (True, True)]:
+        for add_special, parse_special in configs:
             ids = vocab.tokenize(data, add_special, parse_special)
             case = {"text": as_json_bytes(data), "add_special": add_special,
                     "parse_special": parse_special, "ids": ids}
@@ -165,10 +194,15 @@ def make(name, path, n_fuzz, with_detok):
 
 
 def main():
-    names = sys.argv[1:] or list(MODELS)
-    for name in names:
-        path, n_fuzz, with_detok = MODELS[name]
-        make(name, path, n_fuzz, with_detok)
+    names = sys.argv[1:] or list(MODELS) + ["gpt2-" + pre for pre in PRE_VARIANTS]
+    with tempfile.TemporaryDirectory() as directory:
+        for name in names:
+            if name in MODELS:
+                path, n_fuzz, with_detok = MODELS[name]
+                make(name, path, n_fuzz, with_detok)
+            else:  # the pre-tokenizer decides everything here: one configuration suffices
+                path = gpt2_with_pre(name[len("gpt2-"):], directory)
+                make(name, path, 200, False, configs=[(False, False)], with_long=False)
 
 
 if __name__ == "__main__":

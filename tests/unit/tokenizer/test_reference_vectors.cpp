@@ -6,6 +6,9 @@
 // must all match.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -77,9 +80,9 @@ void check_cases(const Tokenizer& tokenizer, const json& cases) {
     }
 }
 
-void check_reference(const Tokenizer& tokenizer, const std::string& file) {
+void check_reference(const Tokenizer& tokenizer, const std::string& file, size_t min_cases = 400) {
     const json reference = load_json(file);
-    ASSERT_GE(reference.at("cases").size(), 400u);
+    ASSERT_GE(reference.at("cases").size(), min_cases);
     check_vocab(tokenizer, reference.at("vocab"));
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016llx", (unsigned long long)pieces_fnv1a64(tokenizer, true));
@@ -97,6 +100,37 @@ TEST(TokenizerReference, SmolLm2) {
 TEST(TokenizerReference, Stories260K) { check_reference(stories260k(), "tokenizer-stories260k.json"); }
 TEST(TokenizerReference, LlamaSpm) { check_reference(llama_spm(), "tokenizer-llama-spm.json"); }
 TEST(TokenizerReference, Gpt2) { check_reference(gpt2(), "tokenizer-gpt2.json"); }
+
+// The GPT-2 vocabulary under another family's pre-tokenizer, as the generator wrote it.
+Tokenizer gpt2_with_pre(const std::string& pre) {
+    const GgufFile source = GgufFile::open(data_path("tokenizer/ggml-vocab-gpt-2.gguf"));
+    GgufWriter writer;
+    for (const auto& [key, value] : source.metadata()) {
+        if (key != "general.alignment") writer.set(key, value);
+    }
+    writer.set("tokenizer.ggml.pre", GgufValue{pre});
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("natter-gpt2-" + pre + "-" + std::to_string(::getpid()) + ".gguf")).string();
+    writer.write(path);
+    Tokenizer tokenizer = Tokenizer::from_gguf(GgufFile::open(path));
+    std::filesystem::remove(path);
+    return tokenizer;
+}
+
+class PreTokenizerReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PreTokenizerReference, MatchesLlamaCpp) {
+    check_reference(gpt2_with_pre(GetParam()), "tokenizer-gpt2-" + GetParam() + ".json", 250);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, PreTokenizerReference,
+                         ::testing::Values("llama-bpe", "qwen2", "qwen35", "default", "falcon",
+                                           "deepseek-coder", "starcoder"),
+                         [](const auto& info) {
+                             std::string name = info.param;
+                             for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                             return name;
+                         });
 
 }  // namespace
 }  // namespace natter::test
