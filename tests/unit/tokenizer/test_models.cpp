@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "inference/unicode.h"
 #include "tokenizer_fixtures.h"
@@ -107,6 +108,50 @@ TEST(Stories260K, SentencePieceBasics) {
     EXPECT_EQ(t.token_text(han[0]), "▁");
     EXPECT_EQ(std::vector<int32_t>(han.begin() + 1, han.end()), (std::vector<int32_t>{3 + 0xE4, 3 + 0xB8, 3 + 0xAD}));
     EXPECT_EQ(t.detokenize(han, false), "中");
+}
+
+std::vector<std::pair<const Tokenizer*, bool>> all_vocabularies() {  // (tokenizer, byte-level BPE)
+    std::vector<std::pair<const Tokenizer*, bool>> v = {{&gpt2(), true}, {&llama_spm(), false}, {&stories260k(), false}};
+    if (std::filesystem::exists(kSmolLm2Path)) v.push_back({&smollm2(), true});
+    return v;
+}
+
+// Random text from many scripts (and no C0 controls, which SmolLM2's vocabulary cannot
+// spell): decoding gives it back exactly.
+TEST(TokenizerRobustness, RandomTextRoundTrips) {
+    const std::vector<std::pair<char32_t, char32_t>> ranges = {
+        {0x20, 0x7E}, {'\t', '\n'}, {0xA0, 0x24F}, {0x370, 0x52F}, {0x3040, 0x30FF}, {0x4E00, 0x9FFF},
+        {0xAC00, 0xD7A3}, {0x2000, 0x206F}, {0x1F300, 0x1F64F}, {0xFF00, 0xFFEF}};
+    std::mt19937 rng(1234);
+    for (int round = 0; round < 300; ++round) {
+        std::string text;
+        for (size_t n = rng() % 30; n > 0; --n) {
+            const auto& [lo, hi] = ranges[rng() % ranges.size()];
+            unicode::append_utf8(text, lo + char32_t(rng() % (hi - lo + 1)));
+        }
+        for (const auto& [tokenizer, byte_level] : all_vocabularies()) {
+            EXPECT_EQ(tokenizer->detokenize(tokenizer->tokenize(text, false, false), false), text)
+                << "vocabulary of " << tokenizer->n_vocab() << " tokens";
+        }
+    }
+}
+
+// Random bytes: nothing breaks and ids stay in range. GPT-2's vocabulary spells every
+// byte, so it decodes to the input as llama.cpp reads it: each malformed byte a U+FFFD
+// (overlong forms and surrogates pass, llama.cpp's decoder does not check those).
+TEST(TokenizerRobustness, RandomBytes) {
+    std::mt19937 rng(99);
+    for (int round = 0; round < 300; ++round) {
+        std::string bytes(rng() % 40, '\0');
+        for (char& c : bytes) c = char(rng() % 256);
+        for (const auto& [tokenizer, byte_level] : all_vocabularies()) {
+            const std::vector<int32_t> ids = tokenizer->tokenize(bytes, true, true);
+            for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tokenizer->n_vocab());
+        }
+        std::string repaired;
+        for (char32_t c : unicode::decode_utf8(bytes)) unicode::append_utf8(repaired, c);
+        EXPECT_EQ(gpt2().detokenize(gpt2().tokenize(bytes, false, false), false), repaired);
+    }
 }
 
 // A few MB/s at least, and no quadratic corner: long mixed text and long runs of one class.
