@@ -18,7 +18,7 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y) {
     thread_local std::vector<uint8_t> act;
     act.resize(act_row_bytes * static_cast<size_t>(n_tokens));
     for (int t = 0; t < n_tokens; ++t) {
-        quantize_row(act_type, x + static_cast<size_t>(t) * w.cols, act.data() + t * act_row_bytes, w.cols);
+        quantize_activations(act_type, x + static_cast<size_t>(t) * w.cols, act.data() + t * act_row_bytes, w.cols);
     }
     const uint8_t* act_data = act.data();
     const int64_t rows = w.rows;

@@ -52,6 +52,12 @@ def sha256(path):
     return h.hexdigest()
 
 
+def last_logits(llm):
+    # llama-cpp-python keeps scores only with logits_all; read the context's last row directly.
+    ptr = llm._ctx.get_logits_ith(-1)
+    return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float32).copy()
+
+
 def reference(model_path, name, prompts):
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_batch=512, n_threads=2,
                           logits_all=False, flash_attn=False, verbose=False)
@@ -61,7 +67,7 @@ def reference(model_path, name, prompts):
         llm.reset()
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
         llm.eval(tokens)
-        first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        first = last_logits(llm)
         logits_file = f"{name}.{key}.logits.f32"
         first.tofile(os.path.join(OUT, logits_file))
         generated, top2 = [], []
@@ -72,7 +78,7 @@ def reference(model_path, name, prompts):
             generated.append(tok)
             top2.append([float(logits[order[0]]), float(logits[order[1]])])
             llm.eval([tok])
-            logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+            logits = last_logits(llm)
         cases.append({"name": key, "prompt": text, "prompt_tokens": [int(t) for t in tokens],
                       "generated": generated, "top2": top2, "logits_file": logits_file,
                       "top10": [int(t) for t in np.argsort(-first, kind="stable")[:10]]})
@@ -101,6 +107,8 @@ def main():
               ("stories260k", STORIES, ["Once upon a time", "The little dog"], {})]
     for t in VARIANT_TYPES:
         path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
+        if args.only and args.only != f"smollm2-{t.lower()}":
+            continue
         subprocess.run([args.natter, "quantize", "--pure", "--allow-requantize", "--quiet",
                         DEFAULT_MODEL, path, t], check=True)
         models.append((f"smollm2-{t.lower()}", path, VARIANT_PROMPTS,
