@@ -37,13 +37,13 @@ Tokenizer load(const GgufWriter& writer) {
     return tokenizer;
 }
 
-// Byte-level BPE over "abc": tokens a b c ab bc abc <|end|>, merges as given.
+// Byte-level BPE over "abc": tokens a b c ab bc abc <|end|> Ġ <|user|>, merges as given.
 GgufWriter bpe_writer(std::vector<std::string> merges) {
     GgufWriter w;
     w.set("tokenizer.ggml.model", GgufValue{std::string("gpt2")});
     w.set("tokenizer.ggml.pre", GgufValue{std::string("gpt-2")});
-    w.set("tokenizer.ggml.tokens", strings({"a", "b", "c", "ab", "bc", "abc", "<|end|>", "Ġ"}));
-    w.set("tokenizer.ggml.token_type", numbers<int32_t>(GgufType::INT32, {1, 1, 1, 1, 1, 1, 3, 1}));
+    w.set("tokenizer.ggml.tokens", strings({"a", "b", "c", "ab", "bc", "abc", "<|end|>", "Ġ", "<|user|>"}));
+    w.set("tokenizer.ggml.token_type", numbers<int32_t>(GgufType::INT32, {1, 1, 1, 1, 1, 1, 3, 1, 4}));
     w.set("tokenizer.ggml.merges", strings(std::move(merges)));
     w.set("tokenizer.ggml.eos_token_id", GgufValue{uint32_t(6)});
     return w;
@@ -64,6 +64,23 @@ TEST(ToyBpe, SpecialTokensAndSpaces) {
     EXPECT_EQ(t.eos(), 6);
     EXPECT_TRUE(t.is_eog(6));
     EXPECT_FALSE(t.add_bos());  // gpt2 vocabularies add no BOS unless asked
+}
+
+TEST(ToyBpe, UserDefinedTokensAreAlwaysRecognisedAndShown) {
+    const Tokenizer t = load(bpe_writer({"b c"}));
+    EXPECT_EQ(t.attr(8), TokenAttr::UserDefined);
+    EXPECT_EQ(t.tokenize("a<|user|>a", false, false), (std::vector<int32_t>{0, 8, 0}));
+    EXPECT_EQ(t.token_to_piece(8, false), "<|user|>");
+    // A control token is only text without parse_special; this vocabulary cannot spell
+    // "<|end|>" at all, so only the "a" remains.
+    EXPECT_EQ(t.tokenize("a<|end|>", false, false), (std::vector<int32_t>{0}));
+}
+
+TEST(ToyBpe, Phi3SpecialTokensSwallowFollowingWhitespace) {
+    GgufWriter phi3 = bpe_writer({"b c"});
+    EXPECT_EQ(load(phi3).tokenize("a<|end|>  a", false, true), (std::vector<int32_t>{0, 6, 7, 7, 0}));
+    phi3.set("general.name", GgufValue{std::string("Phi-3 mini")});
+    EXPECT_EQ(load(phi3).tokenize("a<|end|>  a", false, true), (std::vector<int32_t>{0, 6, 0}));
 }
 
 // SentencePiece over "▁ab": scores decide; bytes fall back to <0xNN>. Extra tokens come
@@ -149,7 +166,7 @@ TEST(ToyVocabErrors, ClearMessages) {
     EXPECT_THROW(load(short_scores), Error);
 
     const Tokenizer ok = load(bpe_writer({"a b"}));
-    EXPECT_THROW(ok.token_to_piece(8, false), Error);
+    EXPECT_THROW(ok.token_to_piece(9, false), Error);
     EXPECT_THROW(ok.token_text(-1), Error);
 }
 
