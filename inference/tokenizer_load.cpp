@@ -116,8 +116,6 @@ int32_t special_id(const GgufFile& file, const Vocab& vocab, std::string_view ke
 
 }  // namespace
 
-void load_special_tokens(const GgufFile& file, Vocab& vocab);  // tokenizer_special.cpp
-
 Tokenizer Tokenizer::from_gguf(const GgufFile& file) {
     auto vocab = std::make_shared<Vocab>();
     load_model_type(file, *vocab);

@@ -81,6 +81,10 @@ private:
     std::vector<Symbol> symbols_;
 };
 
+// After the tokens are loaded: special-token ids and attributes, the end-of-generation set,
+// the special tokens to match in text, and the pieces (tokenizer_special.cpp).
+void load_special_tokens(const GgufFile& file, Tokenizer::Vocab& vocab);
+
 // The merge algorithms, for one fragment of text without special tokens.
 void spm_tokenize(const Tokenizer::Vocab& vocab, std::string_view text, std::vector<int32_t>& out);
 void bpe_tokenize(const Tokenizer::Vocab& vocab, std::string_view text, std::vector<int32_t>& out);
