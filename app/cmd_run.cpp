@@ -122,8 +122,8 @@ void add_run_command(CLI::App& app) {
     cmd->add_option("-s,--seed", s.seed, "Random seed (default: random)");
     cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
     cmd->add_flag("--no-bos", o->no_bos, "Do not add the beginning-of-sequence token");
-    cmd->add_flag("!--no-display-prompt", o->show_prompt, "Print only the continuation, not the prompt");
-    cmd->add_flag("!--no-special", o->parse_special, "Treat special-token text in the prompt as plain text");
+    cmd->add_flag_callback("--no-display-prompt", [o]() { o->show_prompt = false; }, "Print only the continuation, not the prompt");
+    cmd->add_flag_callback("--no-special", [o]() { o->parse_special = false; }, "Treat special-token text in the prompt as plain text");
     cmd->callback([o]() {
         if (o->prompt.empty() && o->prompt_file.empty()) throw Error("give a prompt with -p TEXT or -f FILE");
         run(*o);
