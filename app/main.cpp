@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <string_view>
+#include <vector>
 
 #include "app/commands.h"
 #include "core/error.h"
@@ -14,8 +16,18 @@ int main(int argc, char** argv) {
     natter::app::add_run_command(app);
     natter::app::add_info_command(app);
     natter::app::add_quantize_command(app);
+    natter::app::add_bench_command(app);
+    natter::app::add_perplexity_command(app);
+    natter::app::add_chat_command(app);
+    // `natter` alone, or with only options (`natter -m model.gguf`), opens the chat.
+    std::vector<char*> args(argv, argv + argc);
+    static char chat[] = "chat";
+    const std::string_view first = argc > 1 ? argv[1] : "";
+    if (argc == 1 || (first.starts_with('-') && first != "-h" && first != "--help" && first != "--version")) {
+        args.insert(args.begin() + 1, chat);
+    }
     try {
-        app.parse(argc, argv);
+        app.parse(static_cast<int>(args.size()), args.data());
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const natter::Error& e) {
