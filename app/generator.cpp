@@ -84,7 +84,7 @@ size_t ReplyRun::pinned_count() const {
     const size_t n = view_.messages.size();
     if (keep_ < 0) return std::min<size_t>(2, n);
     for (size_t i = 0; i < n; ++i) {
-        const std::string before = view_.render(i, i, false);
+        const std::string before = view_.render(i, n, false);  // messages [0, i)
         const auto tokens = tokenize_prompt(tok_, *view_.chat_template, before, true);
         if (static_cast<int>(tokens.size()) >= keep_) return i;
     }

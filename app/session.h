@@ -8,9 +8,10 @@
 // queue the front end drains (poll_event / wait_event, woken by the notifier). All getters
 // return copies taken under a lock, so they are safe to call while a reply streams.
 //
-// Methods that change the conversation (submit, regenerate, undo, edit_last, clear, load,
-// set_template while a reply streams) throw natter::Error with a one-line message when the
-// generator is busy: cancel() first, or wait for Finished / Interrupted.
+// Methods that change the conversation (submit, regenerate, undo, edit_last, clear, load)
+// throw natter::Error with a one-line message when the generator is busy: cancel() first, or
+// wait for Finished / Interrupted. Settings, template and system prompt may change at any
+// time; the template and system prompt apply from the next turn, settings from the next token.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -43,8 +44,9 @@ struct SessionOptions {
     std::string template_name;  // empty: detected from the model's tokenizer.chat_template, else chatml
     std::optional<std::string> system_prompt;  // nullopt: the template's default (often none)
     ChatSettings settings;
-    // Tokens at the start of the conversation (after the system prompt) that are never dropped
-    // when the context fills; rounded up to whole messages. -1: keep the first exchange.
+    // When the context fills, old turns are dropped but the system prompt and the first `keep`
+    // tokens of the context stay; the messages those tokens touch are kept whole.
+    // -1: keep the first exchange.
     int keep = 0;
     std::vector<std::string> reverse_prompts;  // -r: stop after the reply contains one (it stays in the text)
     bool load_user_templates = true;           // also load $XDG_CONFIG_HOME/natter/templates
@@ -76,7 +78,7 @@ struct ReplyStats {
     int completion_tokens = 0;  // tokens generated (the stop token included if one ended the reply)
     double prompt_ms = 0;       // prompt evaluation time
     double ttft_ms = 0;         // submit -> first text piece
-    double generation_ms = 0;   // first token -> last token
+    double generation_ms = 0;   // end of prompt evaluation -> end of the reply
     double tokens_per_second() const {
         return generation_ms > 0 ? completion_tokens * 1000.0 / generation_ms : 0.0;
     }
@@ -174,15 +176,16 @@ public:
     static std::vector<std::string> setting_names();
 
     std::string system_prompt() const;
-    void set_system_prompt(const std::string& text);  // used from the next turn; "" removes it
+    // Used from the next turn; "" means none (the template's default_system, if it has one).
+    void set_system_prompt(const std::string& text);
     std::vector<std::string> reverse_prompts() const;
     void set_reverse_prompts(std::vector<std::string> prompts);
 
     // --- templates ------------------------------------------------------------------------
     std::vector<std::string> template_names() const;  // sorted
     std::string template_name() const;
-    // Switches the format; the whole history is re-rendered in it for the next turn.
-    // Throws natter::Error for an unknown name (nothing changes).
+    // Switches the format; the whole history is re-rendered in it for the next turn (a reply
+    // streaming now keeps its format). Throws natter::Error for an unknown name (nothing changes).
     void set_template(const std::string& name);
     // Problems with user template files ("<file>: <problem>"), found at start-up.
     std::vector<std::string> template_warnings() const;

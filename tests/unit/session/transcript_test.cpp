@@ -188,20 +188,32 @@ TEST(AtomicWrite, KilledWriterLeavesOldOrNewNeverTorn) {
     write_file_atomically(path, transcript_to_json(sample_transcript()));  // the "old" file
     int killed_mid_save = 0;  // rounds whose kill left a temporary file: the test had teeth
     for (int round = 0; round < 8; ++round) {
+        int ready[2];
+        ASSERT_EQ(pipe(ready), 0);
         const pid_t child = fork();
         ASSERT_GE(child, 0);
         if (child == 0) {
+            // Serialized up front, so that the child spends its time inside the save.
+            std::string versions[2];
+            for (int v = 0; v < 2; ++v) {
+                big.system_prompt = "version " + std::to_string(v);
+                versions[v] = transcript_to_json(big);
+            }
             for (int gen = 0;; ++gen) {
-                big.system_prompt = "generation " + std::to_string(gen);
-                write_file_atomically(path, transcript_to_json(big));
+                write_file_atomically(path, versions[gen % 2]);
+                if (gen == 0) (void)!write(ready[1], "x", 1);
             }
         }
-        usleep(20000 + round * 7000);
+        char byte;
+        ASSERT_EQ(::read(ready[0], &byte, 1), 1);  // the first new file is in place
+        close(ready[0]);
+        close(ready[1]);
+        usleep(1000 + round * 1700);
         kill(child, SIGKILL);
         int status = 0;
         waitpid(child, &status, 0);
         const Transcript t = transcript_from_json(read(path), path.string());  // throws if torn
-        EXPECT_TRUE(t.messages.size() == 2 || t.messages.size() == big.messages.size()) << t.messages.size();
+        EXPECT_EQ(t.messages.size(), big.messages.size());
         for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
             if (entry.path() == path) continue;
             ++killed_mid_save;
