@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "core/error.h"
+#include "inference/tensor_dump.h"
+#include "quant/kernels.h"
 #include "quant/quant.h"
 
 namespace natter {
@@ -25,13 +27,19 @@ void add_in_place(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+
 }  // namespace
 
 KvCache::KvCache(int n_ctx_, int n_layer_, int kv_dim_)
-    : n_ctx(n_ctx_), n_layer(n_layer_), kv_dim(kv_dim_) {
-    const size_t n = static_cast<size_t>(n_ctx) * n_layer * kv_dim;
+    : n_ctx(n_ctx_), capacity(round_up(std::max(n_ctx_, 1), kKvPad)), n_layer(n_layer_), kv_dim(kv_dim_) {
+    const size_t n = static_cast<size_t>(capacity) * n_layer * kv_dim;
     k.assign(n, 0);
     v.assign(n, 0);
+}
+
+int KvCache::padded_length(int n_used) const {
+    return std::min(capacity, std::max(kKvPad, round_up(n_used, kKvPad)));
 }
 
 Forward::Forward(const Model& model, const ForwardOptions& options)
@@ -49,12 +57,15 @@ void Forward::resize_scratch(int n) {
     x_.resize(nt * hp.n_embd);
     xn_.resize(nt * hp.n_embd);
     q_.resize(nt * hp.q_dim());
+    q16_.resize(nt * hp.q_dim());
     k_.resize(nt * hp.kv_dim());
     v_.resize(nt * hp.kv_dim());
     attn_.resize(nt * hp.q_dim());
     gate_.resize(nt * hp.n_ff);
     up_.resize(nt * hp.n_ff);
-    scores_.resize(static_cast<size_t>(n_threads_) * (cache_.n_ctx + hp.head_dim));
+    const size_t per_thread = static_cast<size_t>(std::max(n_threads_, omp_get_max_threads())) * cache_.capacity;
+    att_scores_.resize(per_thread);
+    att_probs_.resize(per_thread);
     rope_cos_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
     rope_sin_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
 }
@@ -74,6 +85,7 @@ std::span<const float> Forward::eval(std::span<const int32_t> tokens, int n_past
     for (int32_t id : tokens) {
         if (id < 0 || id >= n_vocab) throw Error("token id " + std::to_string(id) + " is outside the vocabulary");
     }
+    tensor_dump::begin_eval();
     evaluated_ = n_past;
     logits_.resize(static_cast<size_t>(all_logits ? tokens.size() : 1) * n_vocab);
     for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
@@ -94,6 +106,9 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
     const int n = static_cast<int>(tokens.size());
     const size_t d = static_cast<size_t>(hp.n_embd);
     resize_scratch(n);
+    // As in llama.cpp, only the rows whose logits are wanted go through the last layer's
+    // feed-forward block and the output projection (none for a batch without logits).
+    const int n_out = logits_out ? (all_logits ? n : 1) : 0;
 
     for (int t = 0; t < n; ++t) model_.embed(tokens[t], x_.data() + t * d);
 
@@ -103,79 +118,114 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
 
         // Attention block.
         for (int t = 0; t < n; ++t) rms_norm(&x_[t * d], L.attn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
+        tensor_dump::write("attn_norm", l, xn_.data(), {n, hp.n_embd});
         matmul(L.wq, xn_.data(), n, q_.data());
         matmul(L.wk, xn_.data(), n, k_.data());
         matmul(L.wv, xn_.data(), n, v_.data());
+        tensor_dump::write("Qcur", l, q_.data(), {n, hp.q_dim()});
+        tensor_dump::write("Kcur", l, k_.data(), {n, hp.kv_dim()});
+        tensor_dump::write("Vcur", l, v_.data(), {n, hp.kv_dim()});
         for (int t = 0; t < n; ++t) {
             rope_cos_sin(hp.rope, n_past + t, rope_cos_.data(), rope_sin_.data());
-            float* q = &q_[static_cast<size_t>(t) * hp.q_dim()];
-            float* k = &k_[static_cast<size_t>(t) * hp.kv_dim()];
-            rope_apply(q, hp.n_head, hp.head_dim, hp.rope.n_rot, rope_cos_.data(), rope_sin_.data());
-            rope_apply(k, hp.n_head_kv, hp.head_dim, hp.rope.n_rot, rope_cos_.data(), rope_sin_.data());
-            uint16_t* kc = cache_.k_at(l, n_past + t);
-            uint16_t* vc = cache_.v_at(l, n_past + t);
-            const float* v = &v_[static_cast<size_t>(t) * hp.kv_dim()];
-            for (int i = 0; i < hp.kv_dim(); ++i) {
-                kc[i] = fp32_to_fp16(k[i]);
-                vc[i] = fp32_to_fp16(v[i]);
-            }
+            rope_apply(&q_[static_cast<size_t>(t) * hp.q_dim()], hp.n_head, hp.head_dim, hp.rope.n_rot,
+                       rope_cos_.data(), rope_sin_.data());
+            rope_apply(&k_[static_cast<size_t>(t) * hp.kv_dim()], hp.n_head_kv, hp.head_dim, hp.rope.n_rot,
+                       rope_cos_.data(), rope_sin_.data());
         }
+        tensor_dump::write("Qcur-" + std::to_string(l) + "#2", q_.data(), {n, hp.n_head, hp.head_dim});
+        tensor_dump::write("Kcur-" + std::to_string(l) + "#2", k_.data(), {n, hp.n_head_kv, hp.head_dim});
+        store_kv(l, n, n_past);
         attention(l, n, n_past);
         matmul(L.wo, attn_.data(), n, xn_.data());
+        tensor_dump::write("attn_out", l, xn_.data(), {n, hp.n_embd});
         add_in_place(x_.data(), xn_.data(), n * d);
 
-        // Feed-forward block (SwiGLU).
-        for (int t = 0; t < n; ++t) rms_norm(&x_[t * d], L.ffn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-        matmul(L.w_gate, xn_.data(), n, gate_.data());
-        matmul(L.w_up, xn_.data(), n, up_.data());
-        swiglu(gate_.data(), up_.data(), static_cast<int64_t>(n) * hp.n_ff, gate_.data());
-        matmul(L.w_down, gate_.data(), n, xn_.data());
-        add_in_place(x_.data(), xn_.data(), n * d);
+        int rows = n;
+        if (l == hp.n_layer - 1 && n_out < n) {
+            if (n_out == 1) std::copy_n(&x_[(n - 1) * d], d, x_.data());
+            rows = n_out;
+        }
+        tensor_dump::write("ffn_inp", l, x_.data(), {rows, hp.n_embd});
+        feed_forward(L, l, rows);
     }
     if (!logits_out) return true;
 
-    // Only the rows whose logits are wanted go through the (large) output projection.
-    const int first = all_logits ? 0 : n - 1;
-    const int count = n - first;
-    for (int t = first; t < n; ++t) {
-        rms_norm(&x_[t * d], model_.output_norm().data(), hp.n_embd, hp.rms_eps, &xn_[(t - first) * d]);
-    }
-    matmul(model_.output(), xn_.data(), count, logits_out);
+    for (int t = 0; t < n_out; ++t) rms_norm(&x_[t * d], model_.output_norm().data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
+    tensor_dump::write("result_norm", xn_.data(), {n_out, hp.n_embd});
+    const bool tied = model_.output().data == model_.token_embedding().data;
+    matmul(model_.output(), xn_.data(), n_out, logits_out, tied ? WeightUse::TiedEmbedding : WeightUse::Layer);
+    tensor_dump::write("result_output", logits_out, {n_out, hp.n_vocab});
     return true;
+}
+
+void Forward::feed_forward(const LayerWeights& L, int layer, int n_rows) {
+    if (n_rows == 0) return;
+    const Hparams& hp = model_.hparams();
+    const size_t d = static_cast<size_t>(hp.n_embd);
+    const size_t ff = static_cast<size_t>(hp.n_ff);
+    for (int t = 0; t < n_rows; ++t) rms_norm(&x_[t * d], L.ffn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
+    tensor_dump::write("ffn_norm", layer, xn_.data(), {n_rows, hp.n_embd});
+    matmul(L.w_gate, xn_.data(), n_rows, gate_.data());
+    matmul(L.w_up, xn_.data(), n_rows, up_.data());
+    tensor_dump::write("ffn_gate", layer, gate_.data(), {n_rows, hp.n_ff});
+    tensor_dump::write("ffn_up", layer, up_.data(), {n_rows, hp.n_ff});
+    for (int t = 0; t < n_rows; ++t) swiglu(&gate_[t * ff], &up_[t * ff], hp.n_ff, &gate_[t * ff]);
+    tensor_dump::write("ffn_swiglu", layer, gate_.data(), {n_rows, hp.n_ff});
+    matmul(L.w_down, gate_.data(), n_rows, xn_.data());
+    tensor_dump::write("ffn_out", layer, xn_.data(), {n_rows, hp.n_embd});
+    add_in_place(x_.data(), xn_.data(), n_rows * d);
+    tensor_dump::write("l_out", layer, x_.data(), {n_rows, hp.n_embd});
+}
+
+void Forward::store_kv(int layer, int n_tokens, int n_past) {
+    const int kv_dim = model_.hparams().kv_dim();
+    for (int t = 0; t < n_tokens; ++t) {
+        const int pos = n_past + t;
+        kernels().fp32_to_fp16_row(&k_[static_cast<size_t>(t) * kv_dim], cache_.k_at(layer, pos), kv_dim);
+        const float* v = &v_[static_cast<size_t>(t) * kv_dim];
+        for (int i = 0; i < kv_dim; ++i) cache_.v_row(layer, i)[pos] = fp32_to_fp16(v[i]);
+    }
 }
 
 void Forward::attention(int layer, int n_tokens, int n_past) {
     const Hparams& hp = model_.hparams();
-    const int hd = hp.head_dim;
-    const int group = hp.n_head / hp.n_head_kv;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-
+    const int n_kv = cache_.padded_length(n_past + n_tokens);
+    // Q meets the F16 cache in F16, as llama.cpp converts it for the K·Q product.
+    for (int t = 0; t < n_tokens; ++t) {
+        const size_t offset = static_cast<size_t>(t) * hp.q_dim();
+        kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
+    }
 #pragma omp parallel for collapse(2) schedule(static)
     for (int t = 0; t < n_tokens; ++t) {
-        for (int h = 0; h < hp.n_head; ++h) {
-            const int n_kv = n_past + t + 1;  // causal: positions up to and including this one
-            const int kvh = h / group;
-            float* scores = scores_.data() + static_cast<size_t>(omp_get_thread_num()) * (cache_.n_ctx + hd);
-            float* q = scores + cache_.n_ctx;
-            const float* qf = &q_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
-            // The cache is F16, and Q meets it in F16 (as llama.cpp multiplies them).
-            for (int i = 0; i < hd; ++i) q[i] = fp16_to_fp32(fp32_to_fp16(qf[i]));
-            for (int j = 0; j < n_kv; ++j) {
-                const uint16_t* kr = cache_.k_at(layer, j) + kvh * hd;
-                float s = 0.0f;
-                for (int i = 0; i < hd; ++i) s += q[i] * fp16_to_fp32(kr[i]);
-                scores[j] = s * scale;
-            }
-            softmax(scores, n_kv);
-            float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
-            std::fill(out, out + hd, 0.0f);
-            for (int j = 0; j < n_kv; ++j) {
-                const float p = fp16_to_fp32(fp32_to_fp16(scores[j]));
-                const uint16_t* vr = cache_.v_at(layer, j) + kvh * hd;
-                for (int i = 0; i < hd; ++i) out[i] += p * fp16_to_fp32(vr[i]);
-            }
-        }
+        for (int h = 0; h < hp.n_head; ++h) attention_head(layer, t, h, n_tokens, n_past, n_kv);
     }
+    tensor_dump::write("kqv_out", layer, attn_.data(), {n_tokens, hp.q_dim()});
+}
+
+// One head of one token: softmax(K·q * scale) over the padded KV length, then P·V, with
+// scores, softmax and the probabilities' rounding to F16 exactly as llama.cpp's non-flash
+// attention computes them (K·Q and P·V both through its F16 dot products).
+void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv) {
+    const Hparams& hp = model_.hparams();
+    const int hd = hp.head_dim;
+    const int kvh = h / (hp.n_head / hp.n_head_kv);
+    const int pos = n_past + t;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const Kernels& k = kernels();
+    // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS.
+    const HalfDotFn dot = n_tokens == 1 ? k.dot_f16 : k.dot_f16_batch;
+
+    const size_t slot = static_cast<size_t>(omp_get_thread_num()) * cache_.capacity;
+    float* w = &att_scores_[slot];
+    uint16_t* p16 = &att_probs_[slot];
+    const uint16_t* q = &q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
+    for (int j = 0; j < n_kv; ++j) {
+        w[j] = j <= pos ? dot(hd, cache_.k_at(layer, j) + kvh * hd, q) * scale : -std::numeric_limits<float>::infinity();
+    }
+    softmax(w, n_kv);
+    k.fp32_to_fp16_row(w, p16, n_kv);
+    float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
+    for (int i = 0; i < hd; ++i) out[i] = dot(n_kv, cache_.v_row(layer, kvh * hd + i), p16);
 }
 
 }  // namespace natter

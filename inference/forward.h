@@ -9,23 +9,28 @@
 
 namespace natter {
 
-// Keys and values of every layer for positions [0, n_ctx), stored as F16 (as llama.cpp's
-// default cache is, which keeps our attention numerically in step with it).
+// Keys and values of every layer, stored as F16 (as llama.cpp's default cache is). Values
+// are stored transposed, one row per dimension over all positions, as llama.cpp's cache
+// without flash attention keeps them: P·V is then a dot product along a row. The capacity
+// is n_ctx rounded up to kKvPad so that attention can run over padded lengths as llama.cpp
+// does (the padding is zero and masked).
 struct KvCache {
+    static constexpr int kKvPad = 256;
+
     int n_ctx = 0;
+    int capacity = 0;
     int n_layer = 0;
     int kv_dim = 0;
-    std::vector<uint16_t> k, v;  // [layer][position][kv_dim]
+    std::vector<uint16_t> k;  // [layer][position][kv_dim]
+    std::vector<uint16_t> v;  // [layer][kv_dim][position]
 
     KvCache(int n_ctx, int n_layer, int kv_dim);
-    uint16_t* k_at(int layer, int pos) { return k.data() + offset(layer, pos); }
-    uint16_t* v_at(int layer, int pos) { return v.data() + offset(layer, pos); }
+    uint16_t* k_at(int layer, int pos) { return k.data() + (static_cast<size_t>(layer) * capacity + pos) * kv_dim; }
+    uint16_t* v_row(int layer, int dim) { return v.data() + (static_cast<size_t>(layer) * kv_dim + dim) * capacity; }
     size_t bytes() const { return (k.size() + v.size()) * sizeof(uint16_t); }
-
-private:
-    size_t offset(int layer, int pos) const {
-        return (static_cast<size_t>(layer) * n_ctx + static_cast<size_t>(pos)) * kv_dim;
-    }
+    // The length attention runs over when positions [0, n_used) are filled: llama.cpp's
+    // padded KV length, max(256, n_used rounded up to 256), capped at the capacity.
+    int padded_length(int n_used) const;
 };
 
 struct ForwardOptions {
@@ -56,7 +61,10 @@ private:
     // Runs one batch of tokens through every layer; false if stopped.
     bool eval_batch(std::span<const int32_t> tokens, int n_past, bool all_logits,
                     const std::atomic<bool>* stop, float* logits_out);
+    void store_kv(int layer, int n_tokens, int n_past);
     void attention(int layer, int n_tokens, int n_past);
+    void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv);
+    void feed_forward(const LayerWeights& L, int layer, int n_rows);
     void resize_scratch(int n_tokens);
 
     const Model& model_;
@@ -65,8 +73,12 @@ private:
     int n_threads_;
     int evaluated_ = 0;
     // Scratch, [n_tokens][width] each.
-    std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, scores_;
+    std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_;
     std::vector<float> rope_cos_, rope_sin_;
+    std::vector<uint16_t> q16_;  // queries in F16, as they meet the cache
+    // Per thread: attention weights over the padded KV length, in float and in F16.
+    std::vector<float> att_scores_;
+    std::vector<uint16_t> att_probs_;
 };
 
 }  // namespace natter

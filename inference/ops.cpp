@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -9,25 +10,55 @@
 
 namespace natter {
 
-void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y) {
-    const TypeTraits& tt = traits(w.type);
-    const GgmlType act_type = tt.vec_dot_type;
+namespace {
+
+bool is_k_quant(GgmlType t) {
+    return t == GgmlType::Q2_K || t == GgmlType::Q3_K || t == GgmlType::Q4_K || t == GgmlType::Q5_K ||
+           t == GgmlType::Q6_K;
+}
+
+}  // namespace
+
+// Mirrors the dispatch of llama.cpp's CPU backend (x86, AVX2, built with llamafile and weight
+// repacking, as llama-cpp-python builds it): repacked weights go to their GEMV/GEMM for any
+// batch; batches of 2+ rows go to tinyBLAS where it handles the type (float matrices only
+// when rows % 4 == 0 and cols % 8 == 0); batches of 8+ on k-quants to the tiled kernel.
+DotPath matmul_path(const WeightMatrix& w, int n_tokens, WeightUse use) {
+    const GgmlType t = w.type;
+    if ((t == GgmlType::Q4_0 || t == GgmlType::Q4_K) && w.rows % 8 == 0 && use == WeightUse::Layer) {
+        return DotPath::Repacked;
+    }
+    if (n_tokens >= 2) {
+        if (t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0) return DotPath::TinyBlas;
+        const bool float_type = t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16;
+        if (float_type && w.rows % 4 == 0 && w.cols % 8 == 0) return DotPath::TinyBlas;
+    }
+    if (n_tokens >= 8 && is_k_quant(t)) return DotPath::Tiled;
+    return DotPath::Vector;
+}
+
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WeightUse use) {
+    const Kernels& k = kernels();
+    const GgmlType act_type = traits(w.type).vec_dot_type;
     const size_t act_row_bytes = row_size(act_type, w.cols);
+    const QuantizeRowFn quantize = k.quantize_row(act_type);
+    const VecDotFn dot = k.vec_dot(w.type, matmul_path(w, n_tokens, use));
 
     // Convert every activation row once; all weight rows reuse it.
     thread_local std::vector<uint8_t> act;
     act.resize(act_row_bytes * static_cast<size_t>(n_tokens));
     for (int t = 0; t < n_tokens; ++t) {
-        quantize_activations(act_type, x + static_cast<size_t>(t) * w.cols, act.data() + t * act_row_bytes, w.cols);
+        quantize(x + static_cast<size_t>(t) * w.cols, act.data() + t * act_row_bytes, w.cols);
     }
     const uint8_t* act_data = act.data();
     const int64_t rows = w.rows;
+    const int64_t cols = w.cols;
     // Rows outermost: each weight row is read from memory once for the whole batch.
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* wrow = w.row(r);
         for (int t = 0; t < n_tokens; ++t) {
-            y[static_cast<size_t>(t) * rows + r] = vec_dot(w.type, w.cols, wrow, act_data + t * act_row_bytes);
+            y[static_cast<size_t>(t) * rows + r] = dot(cols, wrow, act_data + t * act_row_bytes);
         }
     }
 }
@@ -61,28 +92,19 @@ void rope_apply(float* x, int n_heads, int head_dim, int n_rot, const float* cos
         for (int i = 0; i < n_rot / 2; ++i) {
             const float a = v[2 * i];
             const float b = v[2 * i + 1];
-            v[2 * i] = a * cos_v[i] - b * sin_v[i];
-            v[2 * i + 1] = a * sin_v[i] + b * cos_v[i];
+            // llama.cpp's compiled rotation fuses one product of each pair into the add.
+            v[2 * i] = std::fma(a, cos_v[i], -(b * sin_v[i]));
+            v[2 * i + 1] = std::fma(a, sin_v[i], b * cos_v[i]);
         }
     }
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-    for (int64_t i = 0; i < n; ++i) {
-        const float g = gate[i];
-        out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
-}
+void swiglu(const float* gate, const float* up, int64_t n, float* out) { kernels().swiglu(n, gate, up, out); }
 
 void softmax(float* x, int64_t n) {
     float max = -std::numeric_limits<float>::infinity();
     for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const float e = (x[i] == -std::numeric_limits<float>::infinity()) ? 0.0f : std::exp(x[i] - max);
-        x[i] = e;
-        sum += e;
-    }
+    const double sum = kernels().softmax_exp(n, x, x, max);
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }

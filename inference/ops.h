@@ -1,11 +1,12 @@
 #pragma once
 // The numeric building blocks of the forward pass. Each works on plain float rows so the
-// forward pass reads like the math. Rounding follows llama.cpp's CPU backend where it
-// changes results (sums of squares in double, F16 KV cache) so our logits match its own.
+// forward pass reads like the math. They round exactly as llama.cpp's x86 CPU backend does
+// (through the kernels of quant/kernels.h), so that our logits are its logits bit for bit.
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "quant/kernels.h"
 #include "quant/types.h"
 
 namespace natter {
@@ -21,9 +22,17 @@ struct WeightMatrix {
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 
+// What a matrix is to llama.cpp decides which of its kernels multiplies it: it repacks
+// (interleaves) Q4_0 and Q4_K matrices at load time for its GEMV/GEMM kernels, but not the
+// token embedding when that doubles as the output matrix (get_rows reads it as stored).
+enum class WeightUse { Layer, TiedEmbedding };
+
+// The summation order llama.cpp uses to multiply w with a batch of n_tokens rows.
+DotPath matmul_path(const WeightMatrix& w, int n_tokens, WeightUse use);
+
 // y[t] = W · x[t] for n_tokens rows x (each W.cols wide) into y (each W.rows wide).
 // The activations are converted once to W's vec_dot type; rows are split across threads.
-void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y);
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WeightUse use = WeightUse::Layer);
 
 // out = x / sqrt(mean(x^2) + eps) * weight
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
@@ -39,10 +48,10 @@ void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin
 // Rotates each of n_heads heads (head_dim apart) of x in place.
 void rope_apply(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
 
-// x[i] = silu(gate[i]) * up[i]
+// out[i] = silu(gate[i]) * up[i] for one row.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
-// In-place softmax over x[0..n), sum accumulated in double.
+// In-place softmax over x[0..n) (entries of -inf get probability 0).
 void softmax(float* x, int64_t n);
 
 // Argmax, lowest index on ties.

@@ -1,0 +1,112 @@
+// Kernel selection and the portable reference table.
+#include "quant/kernels.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+#include "quant/quant.h"
+#include "quant/simd_avx2_table.h"
+
+namespace natter {
+namespace {
+
+template <GgmlType T>
+void quantize_ref(const float* x, void* dst, int64_t n) {
+    quantize_activations(T, x, dst, n);
+}
+
+QuantizeRowFn quantize_row_ref(GgmlType act_type) {
+    switch (act_type) {
+        case GgmlType::F32: return quantize_ref<GgmlType::F32>;
+        case GgmlType::F16: return quantize_ref<GgmlType::F16>;
+        case GgmlType::BF16: return quantize_ref<GgmlType::BF16>;
+        case GgmlType::Q8_0: return quantize_ref<GgmlType::Q8_0>;
+        case GgmlType::Q8_1: return quantize_ref<GgmlType::Q8_1>;
+        case GgmlType::Q8_K: return quantize_ref<GgmlType::Q8_K>;
+        default: throw Error(std::string(type_name(act_type)) + " is not an activation format.");
+    }
+}
+
+template <GgmlType T>
+float vec_dot_ref(int64_t n, const void* w, const void* a) {
+    return vec_dot(T, n, w, a);
+}
+
+VecDotFn vec_dot_ref_for(GgmlType type, DotPath) {
+    switch (type) {
+        case GgmlType::F32: return vec_dot_ref<GgmlType::F32>;
+        case GgmlType::F16: return vec_dot_ref<GgmlType::F16>;
+        case GgmlType::BF16: return vec_dot_ref<GgmlType::BF16>;
+        case GgmlType::Q4_0: return vec_dot_ref<GgmlType::Q4_0>;
+        case GgmlType::Q4_1: return vec_dot_ref<GgmlType::Q4_1>;
+        case GgmlType::Q5_0: return vec_dot_ref<GgmlType::Q5_0>;
+        case GgmlType::Q5_1: return vec_dot_ref<GgmlType::Q5_1>;
+        case GgmlType::Q8_0: return vec_dot_ref<GgmlType::Q8_0>;
+        case GgmlType::Q8_1: return vec_dot_ref<GgmlType::Q8_1>;
+        case GgmlType::Q2_K: return vec_dot_ref<GgmlType::Q2_K>;
+        case GgmlType::Q3_K: return vec_dot_ref<GgmlType::Q3_K>;
+        case GgmlType::Q4_K: return vec_dot_ref<GgmlType::Q4_K>;
+        case GgmlType::Q5_K: return vec_dot_ref<GgmlType::Q5_K>;
+        case GgmlType::Q6_K: return vec_dot_ref<GgmlType::Q6_K>;
+        case GgmlType::Q8_K: return vec_dot_ref<GgmlType::Q8_K>;
+    }
+    throw Error("Tensor type " + std::to_string(static_cast<uint32_t>(type)) + " has no dot product.");
+}
+
+float dot_f16_ref(int64_t n, const uint16_t* x, const uint16_t* y) {
+    return vec_dot(GgmlType::F16, n, x, y);
+}
+
+void fp32_to_fp16_row_ref(const float* x, uint16_t* dst, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(x[i]);
+}
+
+double softmax_exp_ref(int64_t n, float* y, const float* x, float max) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = std::exp(x[i] - max);
+        sum += y[i];
+    }
+    return sum;
+}
+
+void swiglu_ref(int64_t n, const float* gate, const float* up, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+constexpr Kernels kReference = {
+    "reference", quantize_row_ref, vec_dot_ref_for, dot_f16_ref, dot_f16_ref,
+    fp32_to_fp16_row_ref, softmax_exp_ref, swiglu_ref,
+};
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return false;
+#endif
+}
+
+}  // namespace
+
+const Kernels& reference_kernels() { return kReference; }
+
+const Kernels* avx2_kernels() {
+    static const Kernels* table = cpu_has_avx2() ? detail::avx2_table() : nullptr;
+    return table;
+}
+
+const Kernels& kernels() {
+    static const Kernels& chosen = [] () -> const Kernels& {
+        const char* forced = std::getenv("NATTER_KERNELS");
+        if (forced && std::strcmp(forced, "reference") == 0) return kReference;
+        const Kernels* avx2 = avx2_kernels();
+        return avx2 ? *avx2 : kReference;
+    }();
+    return chosen;
+}
+
+}  // namespace natter

@@ -1,0 +1,63 @@
+#pragma once
+// The compute kernels of the engine behind one table, picked once at start-up for the CPU:
+// AVX2 + FMA + F16C when the CPU has them, else the portable reference kernels (quant.h),
+// which also serve as the test oracle.
+//
+// The AVX2 kernels add up in exactly the order llama.cpp's x86 CPU backend does (its 8-lane
+// accumulators, its horizontal sums, its fused multiply-adds, its vectorised expf), so that
+// on the same CPU our forward pass is bit for bit its forward pass. llama.cpp does not sum a
+// dot product the same way everywhere: a lone activation row (token generation) goes through
+// ggml's vec_dot kernels, a batch of rows (prompt evaluation) through llamafile's tinyBLAS,
+// through GEMM on weights it repacked at load time, or through its tiled k-quant kernel.
+// DotPath names these orders; the caller (inference/ops) knows which one llama.cpp would take.
+#include <cstdint>
+#include <string_view>
+
+#include "quant/types.h"
+
+namespace natter {
+
+enum class DotPath {
+    Vector,    // ggml's vec_dot: one activation row
+    TinyBlas,  // llamafile tinyBLAS: batches on F32, F16, BF16, Q8_0, Q4_0, Q5_0 weights
+    Repacked,  // GEMV/GEMM on weights llama.cpp interleaves at load time (Q4_0 and Q4_K)
+    Tiled,     // the tiled k-quant kernel: batches of 8 or more rows on Q2_K..Q6_K weights
+};
+
+// Converts n floats into an activation row of a vec_dot type (Q8_0, Q8_1, Q8_K, F16, BF16, F32).
+using QuantizeRowFn = void (*)(const float* x, void* dst, int64_t n);
+// Dot product of a weight row with an activation row (n elements).
+using VecDotFn = float (*)(int64_t n, const void* weights, const void* activations);
+// Dot product of two rows of IEEE halves.
+using HalfDotFn = float (*)(int64_t n, const uint16_t* x, const uint16_t* y);
+
+struct Kernels {
+    std::string_view name;  // "avx2" or "reference"
+
+    // The activation quantizer for a vec_dot type (never null for a supported type).
+    QuantizeRowFn (*quantize_row)(GgmlType act_type);
+    // The dot product of weight type with its vec_dot type in the given order. Paths that
+    // llama.cpp does not use for a type fall back to DotPath::Vector.
+    VecDotFn (*vec_dot)(GgmlType weight_type, DotPath path);
+
+    // Attention: Q·K and P·V on the F16 cache, as ggml_vec_dot_f16 (one query row) and as
+    // tinyBLAS (a batch of query rows) sum them.
+    HalfDotFn dot_f16;
+    HalfDotFn dot_f16_batch;
+    // dst[i] = fp32_to_fp16(x[i]) (round to nearest even, as F16C does).
+    void (*fp32_to_fp16_row)(const float* x, uint16_t* dst, int64_t n);
+    // y[i] = exp(x[i] - max) with ggml's vectorised expf; returns the sum of the y[i] added
+    // as ggml_vec_soft_max_f32 adds them (float sums of 8, accumulated in double).
+    double (*softmax_exp)(int64_t n, float* y, const float* x, float max);
+    // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
+    void (*swiglu)(int64_t n, const float* gate, const float* up, float* out);
+};
+
+// The kernels for this CPU: AVX2 if available, unless NATTER_KERNELS=reference is set.
+const Kernels& kernels();
+// The portable reference kernels.
+const Kernels& reference_kernels();
+// The AVX2 + FMA + F16C kernels, or nullptr when this CPU (or this build) lacks them.
+const Kernels* avx2_kernels();
+
+}  // namespace natter

@@ -1,0 +1,111 @@
+#pragma once
+// Internal to quant/simd_avx2_*.cpp, which alone are compiled with -mavx2 -mfma -mf16c:
+// the AVX2 kernels and the small building blocks they share. Every operation that rounds is
+// spelled out (the files are compiled with -ffp-contract=off), because the point of these
+// kernels is to round exactly where llama.cpp's x86 kernels round.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace natter::avx2 {
+
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// The sum of 8 floats the way ggml's x86 code adds them: upper half plus lower half, then
+// lanes (0+2) and (1+3), then those two.
+inline float hsum8(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+// Exact integer sum of 8 int32 lanes.
+inline int hsum8_i32(__m256i v) {
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(r);
+}
+
+// Products of unsigned bytes u with signed bytes s, summed in fours: int32 lane k holds
+// u[4k]s[4k] + ... + u[4k+3]s[4k+3]. (Pairs are first added in int16, which cannot
+// overflow for the quants used here.)
+inline __m256i dot_u8_i8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// The same for two signed byte vectors (|x| moved into the unsigned operand).
+inline __m256i dot_i8(__m256i x, __m256i y) {
+    return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+// 32 nibbles as bytes 0..15: the low nibbles of the 16 bytes first, then the high ones.
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// Byte j is 0xff where bit j of the 32-bit little-endian word at bits is set, else 0.
+inline __m256i bits_to_bytes(const uint8_t* bits) {
+    uint32_t word;
+    std::memcpy(&word, bits, sizeof(word));
+    // Byte j of the result starts as the byte of `word` that holds bit j...
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(word)),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    // ...then every other bit is set: the byte is all ones exactly when bit j was set.
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
+}
+
+// ggml's vectorised expf for AVX2 (the ARM optimized-routines algorithm): a degree-5
+// polynomial on the reduced argument, scaled by 2^n built in the exponent bits, with a
+// separate path for |n| > 126 (overflow to infinity, underflow to zero).
+__m256 expf8(__m256 x);
+
+// Q8 activation quantizers (the CPU backend's: q = round_half_even(x * 127 / max|x|)).
+void quantize_row_q8_0(const float* x, void* dst, int64_t n);
+void quantize_row_q8_1(const float* x, void* dst, int64_t n);
+void quantize_row_f16(const float* x, void* dst, int64_t n);
+void quantize_row_bf16(const float* x, void* dst, int64_t n);
+
+// ggml_vec_dot_*: one activation row. tinyBLAS sums Q8_0, Q4_0 and Q5_0 in the same order.
+float vec_dot_q4_0(int64_t n, const void* w, const void* a);
+float vec_dot_q4_1(int64_t n, const void* w, const void* a);
+float vec_dot_q5_0(int64_t n, const void* w, const void* a);
+float vec_dot_q5_1(int64_t n, const void* w, const void* a);
+float vec_dot_q8_0(int64_t n, const void* w, const void* a);
+// Q4_0 as llama.cpp's repacked 8x8 GEMV/GEMM sums it: one float per output row,
+// acc = fma(block integer dot, d_w * d_a, acc) block after block.
+float vec_dot_q4_0_repacked(int64_t n, const void* w, const void* a);
+
+float vec_dot_q2_k(int64_t n, const void* w, const void* a);
+float vec_dot_q3_k(int64_t n, const void* w, const void* a);
+float vec_dot_q4_k(int64_t n, const void* w, const void* a);
+float vec_dot_q5_k(int64_t n, const void* w, const void* a);
+float vec_dot_q6_k(int64_t n, const void* w, const void* a);
+// The tiled k-quant kernel's order (prompt batches of 8 or more rows).
+float tiled_dot_q2_k(int64_t n, const void* w, const void* a);
+float tiled_dot_q3_k(int64_t n, const void* w, const void* a);
+float tiled_dot_q4_k(int64_t n, const void* w, const void* a);
+float tiled_dot_q5_k(int64_t n, const void* w, const void* a);
+float tiled_dot_q6_k(int64_t n, const void* w, const void* a);
+// Q4_K as the repacked 8x8 GEMV/GEMM sums it.
+float vec_dot_q4_k_repacked(int64_t n, const void* w, const void* a);
+
+// Float rows: ggml_vec_dot_* (four 8-lane accumulators) and tinyBLAS (one).
+float vec_dot_f32(int64_t n, const void* w, const void* a);
+float vec_dot_f16(int64_t n, const void* w, const void* a);
+float vec_dot_bf16(int64_t n, const void* w, const void* a);
+float tinyblas_dot_f32(int64_t n, const void* w, const void* a);
+float tinyblas_dot_f16(int64_t n, const void* w, const void* a);
+float tinyblas_dot_bf16(int64_t n, const void* w, const void* a);
+
+void fp32_to_fp16_row(const float* x, uint16_t* dst, int64_t n);
+double softmax_exp(int64_t n, float* y, const float* x, float max);
+void swiglu(int64_t n, const float* gate, const float* up, float* out);
+
+}  // namespace natter::avx2

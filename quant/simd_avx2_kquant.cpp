@@ -1,0 +1,244 @@
+// AVX2 dot products of the k-quants with Q8_K activations, in the three orders llama.cpp
+// uses for them:
+//  - vec_dot (one activation row): per super-block, int32 lane L holds
+//    sum over the 8 chunks of 32 elements c of scale * (dot of elements 32c+4L .. 32c+4L+3);
+//    the lanes are scaled by d and accumulated with a fused multiply-add, the minimums are
+//    added on the side in a format-specific way, and the 8 lanes are added at the end;
+//  - tiled (prompt batches of 8+ rows on Q2_K..Q6_K): per super-block the exact integer totals
+//    s1 = sum scale * dot and s2 = sum min * bsum, then acc = fma(d*s1 - dmin*s2, d_a, acc);
+//  - repacked (Q4_K weights llama.cpp interleaves): acc = fma(s1, d*d_a, acc) and
+//    acc_min = fma(s2, dmin*d_a, acc_min), the result acc - acc_min.
+// Integer sums are exact however they are grouped; only the float steps need llama.cpp's order.
+#include <cmath>
+
+#include "quant/blocks.h"
+#include "quant/quant.h"
+#include "quant/simd_avx2.h"
+#include "quant/unpack.h"
+
+namespace natter::avx2 {
+namespace {
+
+__m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// scale_lo * (4-sums of the first 16 bytes) and scale_hi * (4-sums of the last 16).
+__m256i scale_halves(__m256i four_sums, int scale_lo, int scale_hi) {
+    return _mm256_mullo_epi32(four_sums, _mm256_set_m128i(_mm_set1_epi32(scale_hi), _mm_set1_epi32(scale_lo)));
+}
+
+// Integer lanes of one super-block, and the integer sum of min * activation-sum.
+struct KBlock {
+    __m256i lanes;  // as described at the top; sum of the lanes = sum of scale * q * q8
+    int mins = 0;   // sum over groups of min * (sum of the group's activations)
+};
+
+// Q2_K: 2-bit q in bit pairs, 16 groups of 16 with 4-bit scale and min.
+KBlock q2k_block(const BlockQ2_K& x, const BlockQ8_K& y) {
+    KBlock r{_mm256_setzero_si256()};
+    for (int half = 0; half < 2; ++half) {
+        const __m256i bits = load32(x.qs + 32 * half);
+        for (int k = 0; k < 4; ++k) {
+            const int c = 4 * half + k;
+            const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), _mm256_set1_epi8(3));
+            const __m256i sums = dot_u8_i8(q, load32(y.qs + 32 * c));
+            r.lanes = _mm256_add_epi32(r.lanes, scale_halves(sums, x.scales[2 * c] & 15, x.scales[2 * c + 1] & 15));
+        }
+    }
+    for (int g = 0; g < 16; ++g) r.mins += (x.scales[g] >> 4) * y.bsums[g];
+    return r;
+}
+
+// Q3_K: q - 4 from 2 low bits and a high bit (hmask), 16 groups with signed 6-bit scales.
+KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
+    int scales[16];
+    detail::q3_K_scales(x.scales, scales);
+    const __m256i high_bits = load32(x.hmask);
+    KBlock r{_mm256_setzero_si256()};
+    for (int half = 0; half < 2; ++half) {
+        const __m256i bits = load32(x.qs + 32 * half);
+        for (int k = 0; k < 4; ++k) {
+            const int c = 4 * half + k;
+            const __m256i low = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), _mm256_set1_epi8(3));
+            // Bit c of each hmask byte set: +0, clear: -4.
+            const __m256i bit = _mm256_and_si256(high_bits, _mm256_set1_epi8(static_cast<char>(1 << c)));
+            const __m256i minus4 = _mm256_and_si256(_mm256_cmpeq_epi8(bit, _mm256_setzero_si256()), _mm256_set1_epi8(4));
+            const __m256i q = _mm256_sub_epi8(low, minus4);
+            const __m256i sums = dot_i8(q, load32(y.qs + 32 * c));
+            r.lanes = _mm256_add_epi32(r.lanes, scale_halves(sums, scales[2 * c], scales[2 * c + 1]));
+        }
+    }
+    return r;
+}
+
+// Q4_K / Q5_K: 8 groups of 32 with 6-bit scales and mins; Q5_K's fifth bits in qh.
+template <typename Block>
+KBlock q45k_block(const Block& x, const BlockQ8_K& y) {
+    KBlock r{_mm256_setzero_si256()};
+    for (int j = 0; j < 4; ++j) {
+        const __m256i bits = load32(x.qs + 32 * j);
+        for (int k = 0; k < 2; ++k) {
+            const int c = 2 * j + k;
+            __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 4 * k), _mm256_set1_epi8(15));
+            if constexpr (requires { x.qh; }) {
+                const __m256i bit = _mm256_and_si256(load32(x.qh), _mm256_set1_epi8(static_cast<char>(1 << c)));
+                const __m256i clear = _mm256_cmpeq_epi8(bit, _mm256_setzero_si256());
+                q = _mm256_or_si256(q, _mm256_andnot_si256(clear, _mm256_set1_epi8(16)));
+            }
+            int scale = 0, min = 0;
+            detail::k4_scale_min(x.scales, c, scale, min);
+            const __m256i sums = dot_u8_i8(q, load32(y.qs + 32 * c));
+            r.lanes = _mm256_add_epi32(r.lanes, scale_halves(sums, scale, scale));
+            r.mins += min * (y.bsums[2 * c] + y.bsums[2 * c + 1]);
+        }
+    }
+    return r;
+}
+
+// Q6_K: unsigned 6-bit q (4 bits in ql, 2 in qh), 16 groups with int8 scales; the offset
+// 32 comes off afterwards as 32 * (scale * bsum) of groups 2L and 2L+1 from lane L.
+KBlock q6k_block(const BlockQ6_K& x, const BlockQ8_K& y) {
+    KBlock r{_mm256_setzero_si256()};
+    for (int half = 0; half < 2; ++half) {
+        const __m256i ql0 = load32(x.ql + 64 * half);
+        const __m256i ql1 = load32(x.ql + 64 * half + 32);
+        const __m256i qh = load32(x.qh + 32 * half);
+        const __m256i m15 = _mm256_set1_epi8(15);
+        const __m256i low[4] = {_mm256_and_si256(ql0, m15), _mm256_and_si256(ql1, m15),
+                                _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m15),
+                                _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m15)};
+        for (int k = 0; k < 4; ++k) {
+            const int c = 4 * half + k;
+            const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
+            const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(high, 4));
+            const __m256i sums = dot_u8_i8(q, load32(y.qs + 32 * c));
+            r.lanes = _mm256_add_epi32(r.lanes, scale_halves(sums, x.scales[2 * c], x.scales[2 * c + 1]));
+        }
+    }
+    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
+    const __m256i offsets = _mm256_slli_epi32(_mm256_madd_epi16(load32(y.bsums), scales16), 5);
+    r.lanes = _mm256_sub_epi32(r.lanes, offsets);
+    return r;
+}
+
+KBlock k_block(const BlockQ2_K& x, const BlockQ8_K& y) { return q2k_block(x, y); }
+KBlock k_block(const BlockQ3_K& x, const BlockQ8_K& y) { return q3k_block(x, y); }
+KBlock k_block(const BlockQ4_K& x, const BlockQ8_K& y) { return q45k_block(x, y); }
+KBlock k_block(const BlockQ5_K& x, const BlockQ8_K& y) { return q45k_block(x, y); }
+KBlock k_block(const BlockQ6_K& x, const BlockQ8_K& y) { return q6k_block(x, y); }
+
+// Q3_K and Q6_K, which have no minimums: acc = fma(d_w * d_a, lanes, acc) per block.
+template <typename Block>
+float dot_lanes_only(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const Block*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float d = y[b].d * half_to_float(x[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(k_block(x[b], y[b]).lanes), acc);
+    }
+    return hsum8(acc);
+}
+
+}  // namespace
+
+float vec_dot_q2_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ2_K*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float d = y[b].d * half_to_float(x[b].d);
+        const float dmin = -y[b].d * half_to_float(x[b].dmin);
+        // Minimums in 8 lanes of two groups each: min[2k] * bsum[2k] + min[2k+1] * bsum[2k+1].
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
+        const __m256i mins16 = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(15)));
+        const __m256i min_lanes = _mm256_madd_epi16(mins16, load32(y[b].bsums));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(min_lanes), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q2k_block(x[b], y[b]).lanes), acc);
+    }
+    return hsum8(acc);
+}
+
+float vec_dot_q3_k(int64_t n, const void* w, const void* a) { return dot_lanes_only<BlockQ3_K>(n, w, a); }
+
+float vec_dot_q4_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ4_K*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float d = y[b].d * half_to_float(x[b].d);
+        const float dmin = -y[b].d * half_to_float(x[b].dmin);
+        // Minimums in 4 lanes of two 32-groups each.
+        int min_lanes[4];
+        for (int k = 0; k < 4; ++k) {
+            min_lanes[k] = 0;
+            for (int g = 2 * k; g < 2 * k + 2; ++g) {
+                int scale = 0, min = 0;
+                detail::k4_scale_min(x[b].scales, g, scale, min);
+                min_lanes[k] += min * (y[b].bsums[2 * g] + y[b].bsums[2 * g + 1]);
+            }
+        }
+        const __m128 mins = _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(min_lanes)));
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(dmin), mins, acc_min);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q45k_block(x[b], y[b]).lanes), acc);
+    }
+    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
+    return hsum8(acc) + _mm_cvtss_f32(acc_min);
+}
+
+float vec_dot_q5_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ5_K*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float d = y[b].d * half_to_float(x[b].d);
+        const float dmin = -y[b].d * half_to_float(x[b].dmin);
+        const KBlock k = q45k_block(x[b], y[b]);
+        mins = std::fma(dmin, static_cast<float>(k.mins), mins);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(k.lanes), acc);
+    }
+    return hsum8(acc) + mins;
+}
+
+float vec_dot_q6_k(int64_t n, const void* w, const void* a) { return dot_lanes_only<BlockQ6_K>(n, w, a); }
+
+namespace {
+
+template <typename Block>
+float tiled_dot(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const Block*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const KBlock k = k_block(x[b], y[b]);
+        float r = half_to_float(x[b].d) * static_cast<float>(hsum8_i32(k.lanes));
+        if constexpr (requires { x[b].dmin; }) r = std::fma(-half_to_float(x[b].dmin), static_cast<float>(k.mins), r);
+        acc = std::fma(r, y[b].d, acc);
+    }
+    return acc;
+}
+
+}  // namespace
+
+float tiled_dot_q2_k(int64_t n, const void* w, const void* a) { return tiled_dot<BlockQ2_K>(n, w, a); }
+float tiled_dot_q3_k(int64_t n, const void* w, const void* a) { return tiled_dot<BlockQ3_K>(n, w, a); }
+float tiled_dot_q4_k(int64_t n, const void* w, const void* a) { return tiled_dot<BlockQ4_K>(n, w, a); }
+float tiled_dot_q5_k(int64_t n, const void* w, const void* a) { return tiled_dot<BlockQ5_K>(n, w, a); }
+float tiled_dot_q6_k(int64_t n, const void* w, const void* a) { return tiled_dot<BlockQ6_K>(n, w, a); }
+
+float vec_dot_q4_k_repacked(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ4_K*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    float acc = 0.0f;
+    float acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const KBlock k = q45k_block(x[b], y[b]);
+        acc = std::fma(static_cast<float>(hsum8_i32(k.lanes)), half_to_float(x[b].d) * y[b].d, acc);
+        acc_min = std::fma(static_cast<float>(k.mins), half_to_float(x[b].dmin) * y[b].d, acc_min);
+    }
+    return acc - acc_min;
+}
+
+}  // namespace natter::avx2

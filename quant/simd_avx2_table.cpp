@@ -1,0 +1,55 @@
+// The AVX2 kernel table: which kernel llama.cpp's x86 backend uses for each type and path.
+#include "quant/simd_avx2_table.h"
+
+#include "core/error.h"
+#include "quant/simd_avx2.h"
+
+namespace natter::detail {
+namespace {
+
+QuantizeRowFn quantize_row(GgmlType act_type) {
+    switch (act_type) {
+        case GgmlType::Q8_0: return avx2::quantize_row_q8_0;
+        case GgmlType::Q8_1: return avx2::quantize_row_q8_1;
+        case GgmlType::F16: return avx2::quantize_row_f16;
+        case GgmlType::BF16: return avx2::quantize_row_bf16;
+        default: return reference_kernels().quantize_row(act_type);  // F32 copy, Q8_K (ggml's is the reference one)
+    }
+}
+
+VecDotFn vec_dot(GgmlType type, DotPath path) {
+    const bool tinyblas = path == DotPath::TinyBlas;
+    const bool tiled = path == DotPath::Tiled;
+    switch (type) {
+        case GgmlType::F32: return tinyblas ? avx2::tinyblas_dot_f32 : avx2::vec_dot_f32;
+        case GgmlType::F16: return tinyblas ? avx2::tinyblas_dot_f16 : avx2::vec_dot_f16;
+        case GgmlType::BF16: return tinyblas ? avx2::tinyblas_dot_bf16 : avx2::vec_dot_bf16;
+        case GgmlType::Q4_0: return path == DotPath::Repacked ? avx2::vec_dot_q4_0_repacked : avx2::vec_dot_q4_0;
+        case GgmlType::Q4_1: return avx2::vec_dot_q4_1;
+        case GgmlType::Q5_0: return avx2::vec_dot_q5_0;
+        case GgmlType::Q5_1: return avx2::vec_dot_q5_1;
+        case GgmlType::Q8_0: return avx2::vec_dot_q8_0;
+        case GgmlType::Q2_K: return tiled ? avx2::tiled_dot_q2_k : avx2::vec_dot_q2_k;
+        case GgmlType::Q3_K: return tiled ? avx2::tiled_dot_q3_k : avx2::vec_dot_q3_k;
+        case GgmlType::Q4_K:
+            if (path == DotPath::Repacked) return avx2::vec_dot_q4_k_repacked;
+            return tiled ? avx2::tiled_dot_q4_k : avx2::vec_dot_q4_k;
+        case GgmlType::Q5_K: return tiled ? avx2::tiled_dot_q5_k : avx2::vec_dot_q5_k;
+        case GgmlType::Q6_K: return tiled ? avx2::tiled_dot_q6_k : avx2::vec_dot_q6_k;
+        default: return reference_kernels().vec_dot(type, path);  // Q8_1, Q8_K: never weights in practice
+    }
+}
+
+float dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::vec_dot_f16(n, x, y); }
+float dot_f16_batch(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::tinyblas_dot_f16(n, x, y); }
+
+constexpr Kernels kAvx2 = {
+    "avx2", quantize_row, vec_dot, dot_f16, dot_f16_batch,
+    avx2::fp32_to_fp16_row, avx2::softmax_exp, avx2::swiglu,
+};
+
+}  // namespace
+
+const Kernels* avx2_table() { return &kAvx2; }
+
+}  // namespace natter::detail
