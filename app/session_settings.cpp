@@ -46,7 +46,7 @@ const Param kParams[] = {
     {"repeat-last-n", "", -1, 1 << 24, [](ChatSettings& s, int&) -> Slot { return &s.sampling.repeat_last_n; }},
     {"frequency-penalty", "", -100, 100, [](ChatSettings& s, int&) -> Slot { return &s.sampling.frequency_penalty; }},
     {"presence-penalty", "", -100, 100, [](ChatSettings& s, int&) -> Slot { return &s.sampling.presence_penalty; }},
-    {"seed", "", 0, 1.8e19, [](ChatSettings& s, int&) -> Slot { return &s.sampling.seed; }},
+    {"seed", "", 0, 18446744073709551615.0, [](ChatSettings& s, int&) -> Slot { return &s.sampling.seed; }},
     {"max-tokens", "n-predict", -1, 1 << 24, [](ChatSettings& s, int&) -> Slot { return &s.max_tokens; }},
     {"keep", "", -1, 1 << 24, [](ChatSettings&, int& keep) -> Slot { return &keep; }},
 };
