@@ -1,14 +1,18 @@
 #include "app/quantize.h"
 
-#include <omp.h>
-
+#include <algorithm>
 #include <array>
-#include <chrono>
+#include <atomic>
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <vector>
 
+#include "app/quantize_mix.h"
 #include "core/error.h"
 #include "inference/gguf.h"
 #include "quant/quant.h"
@@ -29,53 +33,135 @@ constexpr std::array kFileTypes = {
     FileType{"BF16", 32, GgmlType::BF16},
 };
 
+// llama.cpp file types natter does not make, and why.
+struct Unoffered {
+    std::string_view name;
+    int ftype;
+};
+constexpr std::array kUnoffered = {
+    Unoffered{"IQ2_XXS", 19}, Unoffered{"IQ2_XS", 20}, Unoffered{"Q2_K_S", 21}, Unoffered{"IQ3_XS", 22},
+    Unoffered{"IQ3_XXS", 23}, Unoffered{"IQ1_S", 24},  Unoffered{"IQ4_NL", 25}, Unoffered{"IQ3_S", 26},
+    Unoffered{"IQ3_M", 27},   Unoffered{"IQ2_S", 28},  Unoffered{"IQ2_M", 29},  Unoffered{"IQ4_XS", 30},
+    Unoffered{"IQ1_M", 31},   Unoffered{"TQ1_0", 36},  Unoffered{"TQ2_0", 37},
+};
+
 std::string upper(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return out;
 }
 
+std::optional<int> parse_number(std::string_view s) {
+    int number = -1;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), number);
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return number;
+}
+
 bool is_quantized(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
 
-// A k-quant needs rows that are a multiple of 256; fall back to the nearest 32-block type.
-GgmlType compatible_type(GgmlType wanted, int64_t row_length) {
-    if (row_length % traits(wanted).block_size == 0) return wanted;
-    switch (wanted) {
-        case GgmlType::Q2_K:
-        case GgmlType::Q3_K: wanted = GgmlType::Q4_0; break;
-        case GgmlType::Q4_K: wanted = GgmlType::Q5_0; break;
-        case GgmlType::Q5_K: wanted = GgmlType::Q5_1; break;
-        case GgmlType::Q6_K: wanted = GgmlType::Q8_0; break;
-        default: return GgmlType::F16;
+std::string mib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+    return buf;
+}
+
+// Refuses, before any work, an already-quantized tensor that would change type.
+void check_requantize(const QuantizeOptions& options, const GgufFile& in, const std::vector<GgmlType>& types) {
+    if (options.allow_requantize) return;
+    for (size_t i = 0; i < types.size(); ++i) {
+        const GgufTensor& t = in.tensors()[i];
+        if (is_quantized(t.type) && types[i] != t.type) {
+            throw Error(options.input + ": tensor '" + t.name + "' is already quantized (" +
+                        std::string(type_name(t.type)) + "); quantizing it again loses precision, " +
+                        "pass --allow-requantize to do it anyway");
+        }
     }
-    return row_length % traits(wanted).block_size == 0 ? wanted : GgmlType::F16;
+}
+
+// Converts one tensor into `out` on n_threads threads. Rows go out in blocks from a shared
+// counter; the calling thread works too and reports progress between its blocks.
+void convert_tensor(const GgufTensor& t, GgmlType type, std::vector<uint8_t>& out, int n_threads,
+                    const std::function<void(uint64_t)>& on_bytes_done) {
+    const int64_t cols = t.shape.at(0);
+    const int64_t rows = t.rows();
+    const size_t in_row = row_size(t.type, cols);
+    const size_t out_row = row_size(type, cols);
+    out.resize(out_row * static_cast<size_t>(rows));
+    const int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / (cols * 4));  // ~1 MiB of floats
+    std::atomic<int64_t> next{0}, rows_done{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    const auto work = [&](bool report) {
+        std::vector<float> f32(static_cast<size_t>(cols));
+        int64_t reported = 0;
+        for (int64_t first; !failed && (first = next.fetch_add(block)) < rows;) {
+            const int64_t last = std::min(rows, first + block);
+            try {
+                for (int64_t r = first; r < last; ++r) {
+                    dequantize_row(t.type, t.data + r * in_row, f32.data(), cols);
+                    quantize_row(type, f32.data(), out.data() + r * out_row, cols);
+                }
+            } catch (...) {
+                const std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+                failed = true;
+            }
+            rows_done += last - first;
+            if (report) {
+                const int64_t now = rows_done;
+                on_bytes_done(static_cast<uint64_t>(now - reported) * in_row);
+                reported = now;
+            }
+        }
+        return reported;
+    };
+    std::vector<std::thread> helpers;
+    const int64_t n_blocks = (rows + block - 1) / block;
+    for (int i = 1; i < n_threads && i < n_blocks; ++i) helpers.emplace_back(work, false);
+    const int64_t reported = work(true);
+    for (std::thread& h : helpers) h.join();
+    if (error) std::rethrow_exception(error);
+    on_bytes_done(static_cast<uint64_t>(rows - reported) * in_row);
+}
+
+int default_threads() {
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : static_cast<int>(n);
 }
 
 }  // namespace
 
 std::optional<FileType> find_file_type(std::string_view name_or_number) {
-    int number = -1;
-    const auto [end, ec] = std::from_chars(name_or_number.data(), name_or_number.data() + name_or_number.size(), number);
-    const bool numeric = ec == std::errc() && end == name_or_number.data() + name_or_number.size();
+    const std::optional<int> number = parse_number(name_or_number);
     std::string name = upper(name_or_number);
     if (name == "Q3_K" || name == "Q4_K" || name == "Q5_K") name += "_M";
     for (const FileType& ft : kFileTypes) {
-        if (numeric ? ft.ftype == number : ft.name == name) return ft;
+        if (number ? ft.ftype == *number : ft.name == name) return ft;
     }
     return std::nullopt;
+}
+
+FileType parse_file_type(std::string_view name_or_number) {
+    if (const auto ft = find_file_type(name_or_number)) return *ft;
+    const std::optional<int> number = parse_number(name_or_number);
+    const std::string name = upper(name_or_number);
+    for (const Unoffered& u : kUnoffered) {
+        if (number ? u.ftype == *number : u.name == name) {
+            throw Error("type " + std::string(u.name) + " is one of llama.cpp's, but natter does not make it " +
+                        "(its tensor formats or its importance matrix are not supported); choose one of " +
+                        file_type_names());
+        }
+    }
+    throw Error("unknown type '" + std::string(name_or_number) + "'; choose one of " + file_type_names() +
+                " (or llama.cpp's number for it)");
 }
 
 std::string file_type_names() {
     std::string s;
     for (const FileType& ft : kFileTypes) s += (s.empty() ? "" : ", ") + std::string(ft.name);
     return s;
-}
-
-GgmlType choose_tensor_type(const QuantizeOptions& options, std::string_view name, int64_t n_dims,
-                            int64_t row_length) {
-    // Norms, biases and rope factors are tiny and precision-critical: they stay F32.
-    if (n_dims < 2 || !name.ends_with(".weight")) return GgmlType::F32;
-    return compatible_type(options.type.base, row_length);
 }
 
 QuantizeSummary quantize_model(const QuantizeOptions& options,
@@ -86,7 +172,9 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
         throw Error("the output file must differ from the input file");
     }
     GgufFile in = GgufFile::open(options.input);
-    if (options.n_threads > 0) omp_set_num_threads(options.n_threads);
+    const std::vector<GgmlType> types = choose_tensor_types(options.type, options.pure, describe_model(in));
+    check_requantize(options, in, types);
+    const int n_threads = options.n_threads > 0 ? options.n_threads : default_threads();
 
     GgufWriter out;
     out.set_alignment(in.alignment());
@@ -96,44 +184,39 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
 
     QuantizeSummary summary;
     for (const GgufTensor& t : in.tensors()) summary.bytes_in += t.nbytes;
-    std::vector<std::vector<uint8_t>> buffers;
-    buffers.reserve(in.tensors().size());
+    const int count = static_cast<int>(in.tensors().size());
+    std::vector<std::vector<uint8_t>> buffers(in.tensors().size());
     uint64_t done = 0;
-    int index = 0;
-    for (const GgufTensor& t : in.tensors()) {
-        if (progress) progress({t.name, index, static_cast<int>(in.tensors().size()), done, summary.bytes_in});
-        const int64_t cols = t.shape.at(0);
-        const int64_t rows = t.rows();
-        const GgmlType type = choose_tensor_type(options, t.name, static_cast<int64_t>(t.shape.size()), cols);
-        if (is_quantized(t.type) && type != t.type && !options.allow_requantize) {
-            throw Error(options.input + ": tensor '" + t.name + "' is already quantized (" +
-                        std::string(type_name(t.type)) + "); pass --allow-requantize to quantize it again");
-        }
-        const size_t out_row = row_size(type, cols);
-        std::vector<uint8_t>& buf = buffers.emplace_back(out_row * static_cast<size_t>(rows));
-        const size_t in_row = row_size(t.type, cols);
+    for (int i = 0; i < count; ++i) {
+        const GgufTensor& t = in.tensors()[static_cast<size_t>(i)];
+        const GgmlType type = types[static_cast<size_t>(i)];
+        const auto report = [&](uint64_t bytes) {
+            done += bytes;
+            if (progress) progress({t.name, i, count, done, summary.bytes_in});
+        };
+        report(0);
+        const uint8_t* data = t.data;
+        size_t nbytes = t.nbytes;
         if (type == t.type) {
-            std::copy(t.data, t.data + t.nbytes, buf.begin());  // nothing to convert
-        } else
-#pragma omp parallel
-        {
-            std::vector<float> f32(static_cast<size_t>(cols));
-#pragma omp for schedule(dynamic, 16)
-            for (int64_t r = 0; r < rows; ++r) {
-                dequantize_row(t.type, t.data + r * in_row, f32.data(), cols);
-                quantize_row(type, f32.data(), buf.data() + r * out_row, cols);
-            }
+            ++summary.n_copied;  // written straight from the mapping
+            report(t.nbytes);
+        } else {
+            ++summary.n_converted;
+            convert_tensor(t, type, buffers[static_cast<size_t>(i)], n_threads, report);
+            data = buffers[static_cast<size_t>(i)].data();
+            nbytes = buffers[static_cast<size_t>(i)].size();
         }
-        out.add_tensor(t.name, type, t.shape, buf.data(), buf.size());
-        summary.bytes_out += buf.size();
+        out.add_tensor(t.name, type, t.shape, data, nbytes);
+        summary.bytes_out += nbytes;
         summary.n_weights += t.n_elements();
-        done += t.nbytes;
-        ++index;
+        ++summary.output_types[type];
     }
-    if (progress && index > 0) {
-        progress({in.tensors().back().name, index, index, summary.bytes_in, summary.bytes_in});
+    if (progress && count > 0) progress({in.tensors().back().name, count, count, summary.bytes_in, summary.bytes_in});
+    try {
+        out.write(options.output);
+    } catch (const Error& e) {
+        throw Error(std::string(e.what()) + " (the quantized model needs " + mib(summary.bytes_out) + ")");
     }
-    out.write(options.output);
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary;
 }

@@ -2,6 +2,7 @@
 // Model-level quantization: read a GGUF, choose each tensor's type, write a new GGUF.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,9 @@ struct FileType {
 };
 // By name (case-insensitive, "Q4_K" = "Q4_K_M" as in llama.cpp) or by number ("15").
 std::optional<FileType> find_file_type(std::string_view name_or_number);
+// Like find_file_type, but throws natter::Error naming the choices (and saying why for
+// llama.cpp types natter does not make).
+FileType parse_file_type(std::string_view name_or_number);
 std::string file_type_names();  // for --help and errors
 
 struct QuantizeOptions {
@@ -38,14 +42,13 @@ struct QuantizeSummary {
     uint64_t bytes_in = 0, bytes_out = 0;
     int64_t n_weights = 0;          // elements of all tensors
     double seconds = 0;
+    int n_converted = 0, n_copied = 0;        // tensors whose type changed / did not
+    std::map<GgmlType, int> output_types;     // tensors of each type in the output
 };
 
-// Throws natter::Error; on any failure no output file is left behind.
+// Throws natter::Error; on any failure no output file is left behind. progress is called
+// from the calling thread, often (the caller rate-limits its drawing).
 QuantizeSummary quantize_model(const QuantizeOptions& options,
                                const std::function<void(const QuantizeProgress&)>& progress);
-
-// The type one tensor gets (exposed for tests).
-GgmlType choose_tensor_type(const QuantizeOptions& options, std::string_view name,
-                            int64_t n_dims, int64_t row_length);
 
 }  // namespace natter::app
