@@ -6,8 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include "app/chat_frontend.h"
 #include "app/commands.h"
 #include "core/error.h"
+#include "ui/tui.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"natter: chat with quantized llama-family models on your own CPU", "natter"};
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
     natter::app::add_quantize_command(app);
     natter::app::add_bench_command(app);
     natter::app::add_perplexity_command(app);
+    // The full-screen chat (ui/) is what `natter chat` opens on a terminal.
+    natter::app::register_chat_front_end({&natter::ui::add_chat_options, &natter::ui::run_chat});
     natter::app::add_chat_command(app);
     // `natter` alone, or with only options (`natter -m model.gguf`), opens the chat.
     std::vector<char*> args(argv, argv + argc);

@@ -1,0 +1,45 @@
+// Readline history with multi-line entries, persisted.
+#include "ui/history.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+// readline's headers need stdio first.
+#include <readline/history.h>
+
+namespace natter::ui {
+
+std::filesystem::path history_file() {
+    if (const char* data = std::getenv("XDG_DATA_HOME"); data != nullptr && *data != '\0') {
+        return std::filesystem::path(data) / "natter" / "history";
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+        return std::filesystem::path(home) / ".local" / "share" / "natter" / "history";
+    }
+    return {};
+}
+
+void load_history(const std::filesystem::path& file) {
+    clear_history();
+    // A line without a timestamp before it continues the entry above it.
+    history_write_timestamps = 1;
+    history_multiline_entries = 1;
+    if (!file.empty()) read_history(file.c_str());
+}
+
+void add_to_history(const std::string& entry) {
+    add_history(entry.c_str());
+    add_history_time(("#" + std::to_string(static_cast<long long>(std::time(nullptr)))).c_str());
+}
+
+void save_history(const std::filesystem::path& file, int keep) {
+    if (file.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    history_write_timestamps = 1;
+    const std::filesystem::path tmp = file.string() + ".tmp";
+    stifle_history(keep);
+    if (write_history(tmp.c_str()) == 0) std::filesystem::rename(tmp, file, ec);
+}
+
+}  // namespace natter::ui
