@@ -25,12 +25,12 @@ struct Segment {
     void shrink() { form = std::min(form + 1, forms.size() - 1); }
 };
 
-enum SegmentIndex { kModel, kTemplate, kSampling, kContext, kSpeed, kSegments };
+enum SegmentIndex { kActivity, kModel, kTemplate, kSampling, kContext, kSpeed, kSegments };
 
 // The order in which segments give up room. The sampling settings stay longest: they are
 // what the adjustment keys change, and the model's name is on every reply's label anyway.
-constexpr SegmentIndex kShrinkOrder[] = {kModel, kSpeed, kContext, kSampling, kModel,
-                                         kContext, kSpeed, kTemplate, kModel, kContext};
+constexpr SegmentIndex kShrinkOrder[] = {kModel, kSpeed, kContext, kSampling, kModel, kContext,
+                                         kSpeed, kTemplate, kModel, kActivity, kContext};
 
 constexpr std::string_view kSeparator = " \u2502 ";
 
@@ -96,6 +96,7 @@ std::string gauge(int done, int total, int cells) {
 
 std::string compose_status(const StatusInfo& info, int width) {
     std::vector<Segment> segments(kSegments);
+    segments[kActivity] = Segment{{info.replying ? "\u25CF writing" : "", info.replying ? "\u25CF" : ""}};
     segments[kModel] = model_segment(info);
     segments[kTemplate] = Segment{{info.template_name, ""}};
     segments[kSampling] = sampling_segment(info);

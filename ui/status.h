@@ -19,7 +19,8 @@ struct StatusInfo {
     int ctx_total = 0;
     std::optional<double> ttft_ms;         // the last reply's, once there is one
     std::optional<double> tokens_per_second;
-    bool evaluating = false;               // a prompt is being evaluated: show progress
+    bool replying = false;                 // a reply is being written
+    bool evaluating = false;               // its prompt is being evaluated: show progress
     int progress_done = 0;
     int progress_total = 0;
 };

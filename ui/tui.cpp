@@ -350,6 +350,7 @@ void Chat::drain_events() {
 void Chat::refresh_turns() {
     const std::vector<Message> messages = session_.messages();
     const bool busy = session_.busy();
+    replying_ = busy;
     std::vector<Turn> turns;
     turns.reserve(messages.size());
     for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -394,6 +395,7 @@ StatusInfo Chat::status_info() const {
         info.ttft_ms = last_stats_->ttft_ms;
         info.tokens_per_second = last_stats_->tokens_per_second();
     }
+    info.replying = replying_;
     info.evaluating = evaluating_;
     info.progress_done = progress_done_;
     info.progress_total = progress_total_;

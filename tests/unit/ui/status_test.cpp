@@ -71,3 +71,10 @@ TEST(Status, SettingsShowAsTheyChange) {
     i.ttft_ms.reset();
     EXPECT_EQ(compose_status(i, 200).find("tok/s"), std::string::npos);  // no reply yet
 }
+
+TEST(Status, AReplyBeingWrittenIsShownFirst) {
+    StatusInfo i = sample();
+    i.replying = true;
+    EXPECT_TRUE(compose_status(i, 200).starts_with(" \u25CF writing \u2502 SmolLM2"));
+    EXPECT_TRUE(compose_status(i, 40).starts_with(" \u25CF \u2502 t0.80"));  // shrinks to the dot
+}
