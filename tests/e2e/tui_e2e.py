@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""End-to-end tests of natter's chat screen: natter runs in a detached tmux session (tmux
+is the terminal, so no TTY is needed on stdin), keys go in with send-keys and the screen
+comes back with capture-pane. Every wait polls the screen until the expected text shows,
+with a generous timeout, so a slow or busy machine only makes the tests slower.
+
+    tui_e2e.py --natter build/natter [unittest names, e.g. Chat.test_multi_turn]
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+import unittest
+
+NATTER = None
+STORIES = None
+DEFAULT_MODEL = None
+TIMEOUT = float(os.environ.get("NATTER_E2E_TIMEOUT", "300"))  # seconds for one wait
+# The status line always shows the sampling settings, long ("temp 0.80") or short ("t0.80 p0.95").
+STATUS_ROW = re.compile(r"temp \d\.\d\d|\bt\d\.\d\d p\d\.\d\d")
+WRITING = "\u25cf"  # the status line's mark while a reply streams
+
+
+def status_of(screen):
+    for row in screen.split("\n"):
+        if STATUS_ROW.search(row):
+            return row
+    return ""
+
+
+def cells(text):
+    """Terminal cells of a string: East Asian wide and fullwidth characters take two."""
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def alnum(text):
+    """Only letters and digits: wrapping, Markdown and bullets change nothing else."""
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+class Terminal:
+    """One natter in one tmux server of its own."""
+
+    def __init__(self, args, width=100, height=40, env=None):
+        self.dir = tempfile.mkdtemp(prefix="natter-e2e-")
+        self.socket = os.path.join(self.dir, "tmux.sock")
+        self.env = {
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "XDG_DATA_HOME": os.path.join(self.dir, "data"),
+            "XDG_CONFIG_HOME": os.path.join(self.dir, "config"),
+            "INPUTRC": "/dev/null",
+        }
+        self.env.update(env or {})
+        conf = os.path.join(self.dir, "tmux.conf")
+        with open(conf, "w") as f:
+            f.write('set -g default-terminal "tmux-256color"\n')
+            f.write("set -g set-clipboard on\n")  # lets /copy (OSC 52) fill a tmux buffer
+            f.write("set -g status off\n")
+        self.conf = conf
+        self.start(args, width, height)
+
+    def tmux(self, *args, check=True):
+        env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env.pop("TMUX", None)
+        return subprocess.run(["tmux", "-u", "-S", self.socket, "-f", self.conf, *args], env=env,
+                              check=check, capture_output=True, text=True)
+
+    def start(self, args, width, height):
+        assigns = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        command = f"env {assigns} {shlex.quote(NATTER)} {' '.join(shlex.quote(a) for a in args)}; " \
+                  f"echo NATTER-EXIT=$?; sleep 3600"
+        self.tmux("new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), command)
+
+    def close(self):
+        self.tmux("kill-server", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "e2e", *keys)
+
+    def type(self, text):
+        self.tmux("send-keys", "-t", "e2e", "-l", text)
+
+    def paste(self, text):
+        self.tmux("set-buffer", "-b", "paste", "--", text)
+        self.tmux("paste-buffer", "-p", "-d", "-b", "paste", "-t", "e2e")
+
+    def resize(self, width, height):
+        self.tmux("resize-window", "-t", "e2e", "-x", str(width), "-y", str(height))
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "e2e").stdout
+
+    def rows(self):
+        return self.screen().split("\n")
+
+    def wait_for(self, condition, what, timeout=TIMEOUT):
+        """Polls until condition(screen) is true; fails with the last screen."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if condition(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; the screen was:\n{screen}")
+
+    def wait_text(self, text, timeout=TIMEOUT):
+        return self.wait_for(lambda s: text in s, repr(text), timeout)
+
+    def status(self):
+        return status_of(self.screen())
+
+    def wait_ready(self):
+        return self.wait_for(lambda s: status_of(s) and "\u203a" in s, "the chat screen")
+
+    def wait_idle(self, user_turns):
+        """Until `user_turns` messages are on the screen and no reply is being written."""
+        def done(screen):
+            return screen.split("\n").count("You") >= user_turns and WRITING not in status_of(screen)
+        return self.wait_for(done, f"{user_turns} finished exchanges")
+
+    def send(self, text):
+        self.type(text)
+        self.keys("Enter")
+
+    def save(self, name):
+        path = os.path.join(self.dir, name)
+        self.send(f"/save {path}")
+        self.wait_text("Saved the chat to")
+        with open(path) as f:
+            return json.load(f) if name.endswith(".json") else f.read()
+
+
+class Chat(unittest.TestCase):
+    def open(self, model, *args, **kw):
+        term = Terminal(["-m", model, *args], **kw)
+        self.addCleanup(term.close)
+        term.wait_ready()
+        return term
+
+    def need_default_model(self):
+        if not os.path.exists(DEFAULT_MODEL):
+            self.skipTest(f"the default model is not there ({DEFAULT_MODEL}); scripts/setup fetches it")
+
+    def test_multi_turn(self):
+        t = self.open(STORIES, "-n", "24", "--seed", "7")
+        t.send("Once upon a time there was a cat.")
+        t.wait_idle(1)
+        self.assertIn("tok/s", t.status())
+        t.send("The cat went to the park.")
+        t.wait_idle(2)
+        chat = t.save("multi.json")
+        roles = [m["role"] for m in chat["messages"]]
+        self.assertEqual(roles, ["user", "assistant", "user", "assistant"])
+        self.assertEqual(chat["messages"][2]["text"], "The cat went to the park.")
+        for reply in chat["messages"][1::2]:
+            self.assertTrue(reply["text"].strip())
+            self.assertFalse(reply.get("interrupted", False))
+        # The second turn reused the first one from the KV cache.
+        self.assertLess(chat["messages"][3]["tokens"]["prompt_evaluated"], chat["messages"][3]["tokens"]["prompt"])
+        # The screen shows both exchanges, the user's words verbatim.
+        screen = t.screen()
+        self.assertIn("Once upon a time there was a cat.", screen)
+        self.assertIn("The cat went to the park.", screen)
+
+    def test_multiline_input_with_backslash_and_alt_enter(self):
+        t = self.open(STORIES, "-n", "4")
+        t.type("first line \\")
+        t.keys("Enter")
+        t.type("second line")
+        t.keys("M-Enter")
+        t.type("third line")
+        t.wait_for(lambda s: "  second line" in s and "  third line" in s, "the input area growing to three rows")
+        t.keys("Enter")
+        t.wait_idle(1)
+        chat = t.save("multiline.json")
+        self.assertEqual(chat["messages"][0]["text"], "first line \nsecond line\nthird line")
+
+    def test_bracketed_paste_is_one_message(self):
+        t = self.open(STORIES, "-n", "4")
+        t.paste("pasted one\npasted two\n\tpasted three")
+        t.wait_for(lambda s: "pasted three" in s, "the pasted text in the input area")
+        self.assertNotIn("You", t.rows(), "a newline inside the paste must not send it")
+        t.keys("Enter")
+        t.wait_idle(1)
+        chat = t.save("paste.json")
+        self.assertEqual([m["role"] for m in chat["messages"]], ["user", "assistant"])
+        self.assertEqual(chat["messages"][0]["text"], "pasted one\npasted two\n    pasted three")
+
+    def long_reply(self, t):
+        """Starts a reply and returns once some of its text is on the screen."""
+        t.send("Write a long story about a dragon who learns to bake bread.")
+        t.wait_for(lambda s: WRITING in status_of(s) and self.reply_rows(s), "the reply to start streaming")
+
+    @staticmethod
+    def reply_rows(screen):
+        rows = screen.split("\n")
+        labels = [i for i, r in enumerate(rows) if r == "You"]
+        if not labels:
+            return []
+        body = rows[labels[-1] + 1:]
+        # user text, blank, model label, reply rows
+        try:
+            blank = body.index("")
+        except ValueError:
+            return []
+        reply = []
+        for row in body[blank + 2:]:
+            if row == "" or STATUS_ROW.search(row) or row.startswith("[interrupted]"):
+                break
+            reply.append(row)
+        return [r for r in reply if r != "\u2026"]
+
+    def test_ctrl_c_stops_the_reply_and_keeps_it(self):
+        self.need_default_model()
+        t = self.open(DEFAULT_MODEL, "-n", "400")
+        self.long_reply(t)
+        t.keys("C-c")
+        t.wait_text("[interrupted]")
+        t.wait_text("partial reply is kept")
+        chat = t.save("interrupted.json")
+        reply = chat["messages"][-1]
+        self.assertEqual(reply["role"], "assistant")
+        self.assertTrue(reply["interrupted"])
+        self.assertTrue(reply["text"].strip())
+        self.assertLess(reply["tokens"]["completion"], 400)
+        # Ctrl-C at an empty prompt does not quit: it says how to.
+        t.keys("C-c")
+        t.wait_text("To quit, press Ctrl-D on an empty line")
+        self.assertNotIn("NATTER-EXIT", t.screen())
+
+    def test_template_switching_by_key(self):
+        self.need_default_model()
+        t = self.open(DEFAULT_MODEL, "-n", "1")
+        self.assertIn(" chatml ", t.status())  # SmolLM2's template is detected as chatml
+        t.send("Hi")
+        t.wait_idle(1)
+        t.send("/prompt")
+        t.wait_text("<|im_start|>user")
+        t.keys("q")
+        t.keys("F2")  # templates in name order: chatml -> gemma
+        t.wait_for(lambda s: " gemma " in status_of(s), "gemma in the status line")
+        t.send("/prompt")
+        screen = t.wait_text("<start_of_turn>user")
+        self.assertNotIn("<|im_start|>", screen)
+        t.keys("q")
+
+    def test_temperature_by_key_shows_in_the_status_line(self):
+        t = self.open(STORIES, "--temp", "0.8", width=120)
+        self.assertIn("temp 0.80", t.status())
+        t.keys("F4")
+        t.wait_for(lambda s: "temp 0.90" in s, "temp 0.90 after F4")
+        t.keys("F3", "F3", "F3")
+        t.wait_for(lambda s: "temp 0.60" in s, "temp 0.60 after F3 three times")
+        t.keys("F8")
+        t.wait_for(lambda s: "top-k 45" in s, "top-k 45 after F8")
+        t.send("/set temp")
+        t.wait_text("temp = 0.6")
+
+    def test_save_and_load(self):
+        t = self.open(STORIES, "-n", "12", "--seed", "3")
+        t.send("Tom had a red ball.")
+        t.wait_idle(1)
+        saved = t.save("saved.json")
+        markdown = t.save("saved.md")
+        self.assertIn("Tom had a red ball.", markdown)
+        t.send("/clear")
+        t.wait_for(lambda s: "Tom had a red ball." not in s, "the screen to clear")
+        t.send(f"/load {os.path.join(t.dir, 'saved.json')}")
+        t.wait_text("Loaded ")
+        screen = t.wait_text("Tom had a red ball.")
+        first_reply_row = saved["messages"][1]["text"].strip().split("\n")[0][:20]
+        self.assertIn(first_reply_row.strip(), screen)
+        # A broken file is one clear line and the chat stays as it is.
+        bad = os.path.join(t.dir, "bad.json")
+        with open(bad, "w") as f:
+            f.write("{not json")
+        t.send(f"/load {bad}")
+        t.wait_for(lambda s: any("bad.json" in r and not r.startswith("\u203a") for r in s.split("\n")),
+                   "the one-line error about bad.json")
+        self.assertIn("Tom had a red ball.", t.screen())
+
+    def test_resize_mid_reply(self):
+        self.need_default_model()
+        t = self.open(DEFAULT_MODEL, "-n", "120", "--temp", "0", width=100, height=40)
+        self.long_reply(t)
+        t.resize(50, 30)
+        t.wait_for(lambda s: max(len(r) for r in s.split("\n")) <= 50, "the narrower window")
+        t.wait_idle(1)
+        rows = t.rows()
+        self.assertEqual(len(rows), 30)
+        for row in rows:
+            self.assertLessEqual(cells(row), 50, row)
+        reply = self.reply_rows(t.screen())
+        self.assertTrue(reply)
+        chat = t.save("resized.json")
+        # The rows on the screen are the reply re-wrapped: nothing garbled, nothing left over.
+        self.assertIn(alnum("".join(reply)), alnum(chat["messages"][-1]["text"]))
+        self.assertTrue(t.status())
+
+    def test_chinese_conversation_wraps_at_a_narrow_width(self):
+        t = self.open(STORIES, "-n", "8", width=24, height=30)
+        message = "我们今天去公园散步吧，天气很好。你觉得怎么样？"
+        t.send(message)
+        t.wait_idle(1)
+        rows = t.rows()
+        start = rows.index("You") + 1
+        shown = rows[start:rows.index("", start)]
+        self.assertGreaterEqual(len(shown), 2)
+        self.assertEqual("".join(shown), message)  # wrapped between characters, nothing lost
+        for row in shown:
+            self.assertLessEqual(cells(row), 24, row)
+            self.assertFalse(row[0] in "，。？", f"closing punctuation starts a row: {row}")
+        t.send("谢谢！")
+        t.wait_idle(2)
+        chat = t.save("chinese.json")
+        self.assertEqual([m["text"] for m in chat["messages"] if m["role"] == "user"], [message, "谢谢！"])
+
+    def test_history_persists_and_ctrl_d_quits_after_autosave(self):
+        t = self.open(STORIES, "-n", "4")
+        t.send("/set top-k 33")
+        t.wait_text("top-k = 33")
+        t.send("Lily saw a bird.")
+        t.wait_idle(1)
+        t.keys("C-d")
+        screen = t.wait_text("NATTER-EXIT=0")
+        self.assertIn("the chat is saved in", screen)
+        sessions = os.path.join(t.dir, "data", "natter", "sessions")
+        self.assertEqual(len(os.listdir(sessions)), 1)
+        # A new natter with the same data directory finds the history: Ctrl-R searches it.
+        t.tmux("kill-server")
+        t.start(["-m", STORIES], 100, 40)
+        t.wait_ready()
+        t.keys("C-r")
+        t.type("top")
+        t.wait_text("/set top-k 33")
+        t.keys("C-g", "Up")
+        t.wait_for(lambda s: "\u203a Lily saw a bird." in s, "the last message from Up")
+
+
+def main():
+    global NATTER, STORIES, DEFAULT_MODEL
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--natter", required=True)
+    parser.add_argument("--stories", default=os.path.join(os.path.dirname(__file__), "../../../shared/data/models/stories260K.gguf"))
+    args, rest = parser.parse_known_args()
+    NATTER = os.path.abspath(args.natter)
+    STORIES = os.path.abspath(args.stories)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    DEFAULT_MODEL = os.path.join(cache, "natter", "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    if shutil.which("tmux") is None:
+        print("tmux is not installed", file=sys.stderr)
+        return 1
+    program = unittest.main(argv=[sys.argv[0], "-v", *rest], exit=False)
+    return 0 if program.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
