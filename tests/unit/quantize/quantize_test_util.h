@@ -1,0 +1,55 @@
+#pragma once
+// Shared by the quantize tests: where models live, the reference files of
+// tests/reference/make_quantize_reference.py, and the exact F32 copy of the default model
+// that llama.cpp quantized for them.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "app/quantize.h"
+#include "inference/gguf.h"
+#include "unit/quantize/sha256.h"
+
+namespace natter::test {
+
+inline std::string natter_cache_dir() {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    return (xdg && *xdg ? std::string(xdg) : std::string(home ? home : ".") + "/.cache") + "/natter";
+}
+
+inline std::string default_model_path() {
+    return natter_cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+inline nlohmann::json quantize_reference(const std::string& name) {
+    std::ifstream in(std::string(NATTER_REFERENCE_DIR) + "/quantize/" + name);
+    if (!in) throw std::runtime_error("cannot read reference " + name);
+    return nlohmann::json::parse(in);
+}
+
+inline std::string file_sha256(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    return sha256_hex(bytes);
+}
+
+// The default model's weights as F32 (made by our quantizer, checked against the sha256 the
+// reference was made from); empty with a test failure when that cannot be had.
+inline std::string f32_source() {
+    const nlohmann::json doc = quantize_reference("choices.json");
+    const std::string path = natter_cache_dir() + "/quantize/" + doc["source"].get<std::string>();
+    if (!std::filesystem::exists(path) || file_sha256(path) != doc["source_sha256"]) {
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+        app::QuantizeOptions o{default_model_path(), path, *app::find_file_type("F32"), true, true, 0};
+        app::quantize_model(o, nullptr);
+        EXPECT_EQ(file_sha256(path), doc["source_sha256"]) << path << " differs from the reference's source";
+    }
+    return path;
+}
+
+}  // namespace natter::test
