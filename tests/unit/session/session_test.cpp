@@ -30,20 +30,8 @@ protected:
         if (o.template_name.empty()) o.template_name = "chatml";
         return std::make_unique<Session>(model_, o);
     }
-    // Independent reference: greedy decoding from scratch on the given tokens.
     std::vector<int32_t> greedy_reference(const std::vector<int32_t>& prompt, int n) {
-        Forward fwd(*model_, ForwardOptions{512, 512, 2});
-        std::vector<int32_t> tokens = prompt;
-        std::span<const float> logits = fwd.eval(tokens, 0);
-        std::vector<int32_t> out;
-        for (int i = 0; i < n; ++i) {
-            const int32_t id = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-            out.push_back(id);
-            if (model_->tokenizer().is_eog(id)) break;
-            tokens.push_back(id);
-            logits = fwd.eval(std::span<const int32_t>(&tokens.back(), 1), static_cast<int>(tokens.size()) - 1);
-        }
-        return out;
+        return test::greedy_reference(*model_, prompt, n);
     }
     const Tokenizer& tok() const { return model_->tokenizer(); }
     std::shared_ptr<const Model> model_;
@@ -58,10 +46,7 @@ TEST_F(StoriesSession, FirstReplyIsGreedyDecodingOfTheRenderedPrompt) {
     const auto prompt_tokens = tok().tokenize(prompt, true, true);  // stories260K adds BOS
     ASSERT_EQ(prompt_tokens.front(), tok().bos());
     const auto expected = greedy_reference(prompt_tokens, 12);
-    std::string expected_text;
-    for (int32_t id : expected) {
-        if (!tok().is_eog(id)) expected_text += tok().token_to_piece(id, true);
-    }
+    const std::string expected_text = test::reply_text(*model_, expected);
     const auto msgs = s->messages();
     ASSERT_EQ(msgs.size(), 2u);
     EXPECT_EQ(msgs[1].text, expected_text);

@@ -3,6 +3,7 @@
 // reply to its end while recording every event.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "app/session.h"
+#include "inference/forward.h"
 #include "inference/model.h"
 
 namespace natter::test {
@@ -41,6 +43,32 @@ inline SessionOptions greedy_options(int max_tokens, int n_ctx = 512) {
     o.settings.max_tokens = max_tokens;
     o.load_user_templates = false;
     return o;
+}
+
+// Independent reference: greedy decoding from scratch on `prompt`; the tokens generated,
+// an end-of-generation token included.
+inline std::vector<int32_t> greedy_reference(const Model& model, const std::vector<int32_t>& prompt, int n) {
+    Forward fwd(model, ForwardOptions{512, 512, 1});
+    std::vector<int32_t> tokens = prompt;
+    std::span<const float> logits = fwd.eval(tokens, 0);
+    std::vector<int32_t> out;
+    for (int i = 0; i < n; ++i) {
+        const int32_t id = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        out.push_back(id);
+        if (model.tokenizer().is_eog(id) || i + 1 == n) break;
+        tokens.push_back(id);
+        logits = fwd.eval(std::span<const int32_t>(&tokens.back(), 1), static_cast<int>(tokens.size()) - 1);
+    }
+    return out;
+}
+
+// The text those tokens stand for in a reply (end tokens write nothing).
+inline std::string reply_text(const Model& model, const std::vector<int32_t>& ids) {
+    std::string s;
+    for (int32_t id : ids) {
+        if (!model.tokenizer().is_eog(id)) s += model.tokenizer().token_to_piece(id, true);
+    }
+    return s;
 }
 
 struct Turn {

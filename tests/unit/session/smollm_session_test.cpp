@@ -1,0 +1,89 @@
+// A multi-turn conversation on the default model (SmolLM2-135M-Instruct, chatml, byte-level
+// BPE): template detection, replies equal to greedy decoding from scratch, KV reuse, EOS.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "app/session_impl.h"
+#include "inference/forward.h"
+#include "session_test_util.h"
+
+namespace natter {
+namespace {
+
+using test::greedy_options;
+using test::say;
+using test::Turn;
+
+class SmolLM : public ::testing::Test {
+protected:
+    void SetUp() override {
+        model_ = test::load_once(test::smollm_path());
+        if (!model_) GTEST_SKIP() << "the default model is not downloaded: " << test::smollm_path();
+    }
+    std::vector<int32_t> greedy_reference(const std::vector<int32_t>& prompt, int n) const {
+        return test::greedy_reference(*model_, prompt, n);
+    }
+    std::string text_of(const std::vector<int32_t>& ids) const { return test::reply_text(*model_, ids); }
+    std::shared_ptr<const Model> model_;
+};
+
+TEST_F(SmolLM, DetectsChatmlAndDescribesTheModel) {
+    Session s(model_, greedy_options(4));
+    EXPECT_EQ(s.template_name(), "chatml");
+    EXPECT_EQ(s.quant_type(), "Q4_1");
+    EXPECT_NE(s.model_name().find("Smollm2"), std::string::npos) << s.model_name();
+}
+
+TEST_F(SmolLM, TwoTurnsMatchGreedyDecodingAndReuseTheCache) {
+    Session s(model_, greedy_options(8));
+    const Turn t1 = say(s, "What is the capital of France?");
+    ASSERT_EQ(t1.last.kind, SessionEvent::Kind::Finished) << t1.last.text;
+
+    const std::string prompt1 = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+    const auto tokens1 = model_->tokenizer().tokenize(prompt1, true, true);  // SmolLM adds no BOS
+    ASSERT_EQ(tokens1.front(), *model_->tokenizer().find_token("<|im_start|>"));
+    const auto ref1 = greedy_reference(tokens1, 8);
+    auto msgs = s.messages();
+    EXPECT_EQ(msgs[1].text, text_of(ref1));
+    EXPECT_EQ(msgs[1].stats.prompt_evaluated, static_cast<int>(tokens1.size()));
+    const auto cached1 = s.context_tokens();
+
+    const Turn t2 = say(s, "And of Germany?");
+    ASSERT_EQ(t2.last.kind, SessionEvent::Kind::Finished) << t2.last.text;
+    msgs = s.messages();
+    // Only what is new was evaluated: the first reply's unevaluated last token (if the reply
+    // was cut by max tokens) plus the second turn's markup and text.
+    std::string cached_reply;
+    for (size_t i = tokens1.size(); i < cached1.size(); ++i) cached_reply += model_->tokenizer().token_to_piece(cached1[i], true);
+    const std::string added = msgs[1].text.substr(cached_reply.size()) +
+                              "<|im_end|>\n<|im_start|>user\nAnd of Germany?<|im_end|>\n<|im_start|>assistant\n";
+    const auto added_tokens = model_->tokenizer().tokenize(added, false, true);
+    EXPECT_EQ(msgs[3].stats.prompt_evaluated, static_cast<int>(added_tokens.size()));
+    const auto ctx = s.context_tokens();
+    ASSERT_GT(ctx.size(), cached1.size());
+    EXPECT_TRUE(std::equal(cached1.begin(), cached1.end(), ctx.begin()));
+
+    // The second reply is what greedy decoding of the whole second prompt from scratch gives.
+    std::vector<int32_t> prompt2 = cached1;
+    prompt2.insert(prompt2.end(), added_tokens.begin(), added_tokens.end());
+    EXPECT_EQ(msgs[3].text, text_of(greedy_reference(prompt2, 8)));
+}
+
+TEST_F(SmolLM, EndOfTurnTokenEndsTheReplyAndIsNotShown) {
+    Session s(model_, greedy_options(16));
+    const Turn t = say(s, "What is 2+2?");  // greedy: "The answer is: 4" and <|im_end|>
+    ASSERT_EQ(t.last.kind, SessionEvent::Kind::Finished);
+    EXPECT_EQ(t.last.reason, StopReason::EndOfText) << s.messages()[1].text;
+    EXPECT_EQ(s.messages()[1].text.find("<|im_end|>"), std::string::npos);
+    EXPECT_EQ(s.messages()[1].text, "The answer is: 4");
+    EXPECT_GT(t.last.stats.tokens_per_second(), 0.0);
+    // The next turn starts right after the reply: the end token is written by the template.
+    s.set("max-tokens", "2");
+    say(s, "Thanks");
+    const std::string p = s.prompt_text();
+    EXPECT_NE(p.find(s.messages()[1].text + "<|im_end|>\n<|im_start|>user\nThanks<|im_end|>\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace natter
