@@ -104,11 +104,12 @@ bool ReplyRun::fit(const std::string& reply_so_far, int room, ContextCache::Plan
 
     // Drop whole exchanges, oldest first, never the current message; --keep's messages last.
     const size_t pinned = first_kept_ > 0 ? pinned_ : pinned_count();
-    std::vector<size_t> starts;
-    for (size_t i = std::max(first_kept_, pinned); i < view_.messages.size(); ++i) {
-        if (i == std::max(first_kept_, pinned) || view_.messages[i].role == Role::User) starts.push_back(i);
-    }
     for (size_t keep_pinned : {pinned, size_t{0}}) {
+        const size_t from = std::max(first_kept_, keep_pinned);
+        std::vector<size_t> starts;
+        for (size_t i = from; i < view_.messages.size(); ++i) {
+            if (i == from || view_.messages[i].role == Role::User) starts.push_back(i);
+        }
         for (size_t first : starts) {
             if (try_window(keep_pinned, first, room) || (first == starts.back() && try_window(keep_pinned, first, 1))) {
                 set_window(keep_pinned, first);

@@ -84,6 +84,18 @@ TEST_F(ContextWindow, KeepProtectsTheFirstMessages) {
     EXPECT_TRUE(contains(prompt, "turn8 "));
 }
 
+TEST_F(ContextWindow, KeepLargerThanTheContextGivesWayRatherThanFail) {
+    auto s = make(128, 8, 100000);
+    for (int i = 1; i <= 4; ++i) {
+        const Turn t = say(*s, "turn" + std::to_string(i) + " a fox");
+        ASSERT_EQ(t.last.kind, SessionEvent::Kind::Finished) << "turn " << i << ": " << t.last.text;
+    }
+    const auto msgs = s->messages();
+    EXPECT_FALSE(msgs[0].in_context);
+    EXPECT_TRUE(msgs[6].in_context);
+    EXPECT_LE(s->context().used, 128);
+}
+
 TEST_F(ContextWindow, ReplyThatFillsTheContextMovesTheWindowThenStops) {
     auto s = make(96, 6);
     say(*s, "first question about a bird");
