@@ -25,11 +25,13 @@ void load_history(const std::filesystem::path& file) {
     history_write_timestamps = 1;
     history_multiline_entries = 1;
     if (!file.empty()) read_history(file.c_str());
+    using_history();  // Up and Ctrl-R start from the newest entry
 }
 
 void add_to_history(const std::string& entry) {
     add_history(entry.c_str());
     add_history_time(("#" + std::to_string(static_cast<long long>(std::time(nullptr)))).c_str());
+    using_history();
 }
 
 void save_history(const std::filesystem::path& file, int keep) {

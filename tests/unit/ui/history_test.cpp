@@ -26,6 +26,8 @@ TEST(History, MultiLineEntriesRoundTrip) {
     clear_history();
     load_history(file);
     ASSERT_EQ(history_length, 3);
+    EXPECT_EQ(where_history(), 3);  // browsing starts after the newest entry, so Up finds "last"
+    EXPECT_STREQ(previous_history()->line, "last");
     EXPECT_STREQ(history_get(history_base + 0)->line, "first");
     EXPECT_STREQ(history_get(history_base + 1)->line, "line one\nline two\nline three");
     EXPECT_STREQ(history_get(history_base + 2)->line, "last");
