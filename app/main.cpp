@@ -19,7 +19,6 @@ int main(int argc, char** argv) {
     natter::app::add_info_command(app);
     natter::app::add_quantize_command(app);
     natter::app::add_bench_command(app);
-    natter::app::add_bench_command(app);
     natter::app::add_perplexity_command(app);
     // The full-screen chat (ui/) is what `natter chat` opens on a terminal.
     natter::app::register_chat_front_end({&natter::ui::add_chat_options, &natter::ui::run_chat});
