@@ -105,7 +105,7 @@ class Terminal:
         return self.tmux("capture-pane", "-p", "-t", "e2e").stdout
 
     def rows(self):
-        return self.screen().split("\n")
+        return self.screen().splitlines()
 
     def wait_for(self, condition, what, timeout=TIMEOUT):
         """Polls until condition(screen) is true; fails with the last screen."""
