@@ -26,6 +26,7 @@ TIMEOUT = float(os.environ.get("NATTER_E2E_TIMEOUT", "300"))  # seconds for one 
 # The status line always shows the sampling settings, long ("temp 0.80") or short ("t0.80 p0.95").
 STATUS_ROW = re.compile(r"temp \d\.\d\d|\bt\d\.\d\d p\d\.\d\d")
 WRITING = "\u25cf"  # the status line's mark while a reply streams
+MORE_ROWS = "more rows (End)"  # the marker while the view is scrolled up
 
 
 def status_of(screen):
@@ -270,12 +271,21 @@ class Chat(unittest.TestCase):
         t.wait_for(lambda s: "top-k 45" in s, "top-k 45 after F8")
         t.send("/set temp")
         t.wait_text("temp = 0.6")
+        t.keys("F1")
+        t.wait_text("Help: keys and commands")
+        self.assertIn("temperature up by 0.1", t.screen())
+        t.keys("q")
+        t.wait_for(lambda s: "Help: keys and commands" not in s, "the help to close")
 
     def test_save_and_load(self):
         t = self.open(STORIES, "-n", "12", "--seed", "3")
         t.send("Tom had a red ball.")
         t.wait_idle(1)
         saved = t.save("saved.json")
+        t.send("/copy")
+        t.wait_text("Copied the last reply")
+        t.wait_for(lambda s: t.tmux("show-buffer", check=False).stdout.strip(), "the OSC 52 clipboard buffer")
+        self.assertEqual(t.tmux("show-buffer").stdout, saved["messages"][1]["text"])
         markdown = t.save("saved.md")
         self.assertIn("Tom had a red ball.", markdown)
         t.send("/clear")
@@ -312,6 +322,23 @@ class Chat(unittest.TestCase):
         self.assertIn(alnum("".join(reply)), alnum(chat["messages"][-1]["text"]))
         self.assertTrue(t.status())
 
+    def test_reading_older_text_is_not_yanked_by_new_tokens(self):
+        self.need_default_model()
+        t = self.open(DEFAULT_MODEL, "-n", "300", width=30, height=12)
+        self.long_reply(t)
+        # Once the reply has pushed the user's message off the top, look back a page.
+        t.wait_for(lambda s: "You" not in s.splitlines() and WRITING in status_of(s), "a reply longer than the window")
+        t.keys("PPage")
+        screen = t.wait_text(MORE_ROWS)
+        top = screen.splitlines()[:3]
+        below = int(re.search(r"(\d+) " + re.escape(MORE_ROWS), screen).group(1))
+        # More text arrives below; the rows being read stay where they are.
+        t.wait_for(lambda s: MORE_ROWS in s and int(re.search(r"(\d+) " + re.escape(MORE_ROWS), s).group(1)) > below
+                   or WRITING not in status_of(s), "more rows below")
+        self.assertEqual(t.screen().splitlines()[:3], top)
+        t.keys("End")
+        t.wait_for(lambda s: MORE_ROWS not in s, "End to follow the newest text again")
+
     def test_chinese_conversation_wraps_at_a_narrow_width(self):
         t = self.open(STORIES, "-n", "8", width=24, height=30)
         message = "我们今天去公园散步吧，天气很好。你觉得怎么样？"
@@ -325,7 +352,13 @@ class Chat(unittest.TestCase):
         for row in shown:
             self.assertLessEqual(cells(row), 24, row)
             self.assertFalse(row[0] in "，。？", f"closing punctuation starts a row: {row}")
-        t.send("谢谢！")
+        # Backspace takes a wide character as one character.
+        t.type("谢谢你！x")
+        t.keys("BSpace", "BSpace", "BSpace")
+        t.wait_for(lambda s: any(r.startswith("\u203a ") and r.rstrip().endswith("谢谢") for r in s.splitlines()),
+                   "the input line back to 谢谢")
+        t.type("！")
+        t.keys("Enter")
         t.wait_idle(2)
         chat = t.save("chinese.json")
         self.assertEqual([m["text"] for m in chat["messages"] if m["role"] == "user"], [message, "谢谢！"])
