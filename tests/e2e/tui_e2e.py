@@ -79,11 +79,17 @@ class Terminal:
         return subprocess.run(["tmux", "-u", "-S", self.socket, "-f", self.conf, *args], env=env,
                               check=check, capture_output=True, text=True)
 
-    def start(self, args, width, height):
+    def command(self, args):
         assigns = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-        command = f"env {assigns} {shlex.quote(NATTER)} {' '.join(shlex.quote(a) for a in args)}; " \
-                  f"echo NATTER-EXIT=$?; sleep 3600"
-        self.tmux("new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), command)
+        return f"env {assigns} {shlex.quote(NATTER)} {' '.join(shlex.quote(a) for a in args)}; " \
+               f"echo NATTER-EXIT=$?; sleep 3600"
+
+    def start(self, args, width, height):
+        self.tmux("new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), self.command(args))
+
+    def restart(self, args):
+        """A new natter in the same pane (same data directory), the old one ended."""
+        self.tmux("respawn-pane", "-k", "-t", "e2e", self.command(args))
 
     def close(self):
         self.tmux("kill-server", check=False)
@@ -375,9 +381,8 @@ class Chat(unittest.TestCase):
         sessions = os.path.join(t.dir, "data", "natter", "sessions")
         self.assertEqual(len(os.listdir(sessions)), 1)
         # A new natter with the same data directory finds the history: Ctrl-R searches it.
-        t.tmux("kill-server")
-        t.start(["-m", STORIES], 100, 40)
-        t.wait_ready()
+        t.restart(["-m", STORIES])
+        t.wait_for(lambda s: "NATTER-EXIT" not in s and status_of(s), "natter to start again")
         t.keys("C-r")
         t.type("top")
         t.wait_text("/set top-k 33")
