@@ -152,8 +152,7 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
 
     for (int t = 0; t < n_out; ++t) rms_norm(&x_[t * d], model_.output_norm().data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
     tensor_dump::write("result_norm", xn_.data(), {n_out, hp.n_embd});
-    const bool tied = model_.output().data == model_.token_embedding().data;
-    matmul(model_.output(), xn_.data(), n_out, logits_out, tied ? WeightUse::TiedEmbedding : WeightUse::Layer);
+    matmul(model_.output(), xn_.data(), n_out, logits_out);
     tensor_dump::write("result_output", logits_out, {n_out, hp.n_vocab});
     return true;
 }

@@ -20,13 +20,14 @@ bool is_k_quant(GgmlType t) {
 }  // namespace
 
 // Mirrors the dispatch of llama.cpp's CPU backend (x86, AVX2, built with llamafile and weight
-// repacking, as llama-cpp-python builds it): repacked weights go to their GEMV/GEMM for any
-// batch; batches of 2+ rows go to tinyBLAS where it handles the type (float matrices only
-// when rows % 4 == 0 and cols % 8 == 0); batches of 8+ on k-quants to the tiled kernel.
-DotPath matmul_path(const WeightMatrix& w, int n_tokens, WeightUse use) {
+// repacking, as llama-cpp-python builds it): repacked weights go to their GEMM for the rows
+// of a batch in full groups of 4 and to their GEMV for the others; batches of 2+ rows go to
+// tinyBLAS where it handles the type (float matrices only when rows % 4 == 0 and cols % 8 == 0);
+// batches of 8+ on k-quants to the tiled kernel; everything else to ggml's vec_dot.
+DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token) {
     const GgmlType t = w.type;
-    if ((t == GgmlType::Q4_0 || t == GgmlType::Q4_K) && w.rows % 8 == 0 && use == WeightUse::Layer) {
-        return DotPath::Repacked;
+    if ((t == GgmlType::Q4_0 || t == GgmlType::Q4_K) && w.rows % 8 == 0) {
+        return token < n_tokens - n_tokens % 4 ? DotPath::RepackedGemm : DotPath::Repacked;
     }
     if (n_tokens >= 2) {
         if (t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0) return DotPath::TinyBlas;
@@ -37,12 +38,16 @@ DotPath matmul_path(const WeightMatrix& w, int n_tokens, WeightUse use) {
     return DotPath::Vector;
 }
 
-void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WeightUse use) {
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y) {
     const Kernels& k = kernels();
     const GgmlType act_type = traits(w.type).vec_dot_type;
     const size_t act_row_bytes = row_size(act_type, w.cols);
     const QuantizeRowFn quantize = k.quantize_row(act_type);
-    const VecDotFn dot = k.vec_dot(w.type, matmul_path(w, n_tokens, use));
+    // At most two orders in one batch: one for its leading rows, one for the rest.
+    const VecDotFn dot_first = k.vec_dot(w.type, matmul_path(w, n_tokens, 0));
+    const VecDotFn dot_last = k.vec_dot(w.type, matmul_path(w, n_tokens, n_tokens - 1));
+    int n_first = 0;
+    while (n_first < n_tokens && matmul_path(w, n_tokens, n_first) == matmul_path(w, n_tokens, 0)) ++n_first;
 
     // Convert every activation row once; all weight rows reuse it.
     thread_local std::vector<uint8_t> act;
@@ -58,6 +63,7 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Weigh
     for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* wrow = w.row(r);
         for (int t = 0; t < n_tokens; ++t) {
+            const VecDotFn dot = t < n_first ? dot_first : dot_last;
             y[static_cast<size_t>(t) * rows + r] = dot(cols, wrow, act_data + t * act_row_bytes);
         }
     }

@@ -22,17 +22,15 @@ struct WeightMatrix {
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 
-// What a matrix is to llama.cpp decides which of its kernels multiplies it: it repacks
-// (interleaves) Q4_0 and Q4_K matrices at load time for its GEMV/GEMM kernels, but not the
-// token embedding when that doubles as the output matrix (get_rows reads it as stored).
-enum class WeightUse { Layer, TiedEmbedding };
-
-// The summation order llama.cpp uses to multiply w with a batch of n_tokens rows.
-DotPath matmul_path(const WeightMatrix& w, int n_tokens, WeightUse use);
+// The summation order llama.cpp uses for row `token` of a batch of n_tokens rows multiplied
+// with w. (It repacks (interleaves) every Q4_0 and Q4_K matrix with rows % 8 == 0 at load
+// time for its GEMV/GEMM kernels, the output matrix too when that is the token embedding:
+// it loads a second copy of it for the output.)
+DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token);
 
 // y[t] = W · x[t] for n_tokens rows x (each W.cols wide) into y (each W.rows wide).
 // The activations are converted once to W's vec_dot type; rows are split across threads.
-void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WeightUse use = WeightUse::Layer);
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y);
 
 // out = x / sqrt(mean(x^2) + eps) * weight
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);

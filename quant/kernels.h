@@ -20,7 +20,8 @@ namespace natter {
 enum class DotPath {
     Vector,    // ggml's vec_dot: one activation row
     TinyBlas,  // llamafile tinyBLAS: batches on F32, F16, BF16, Q8_0, Q4_0, Q5_0 weights
-    Repacked,  // GEMV/GEMM on weights llama.cpp interleaves at load time (Q4_0 and Q4_K)
+    Repacked,      // GEMV on weights llama.cpp interleaves at load time (Q4_0 and Q4_K)
+    RepackedGemm,  // GEMM on them, for the rows of a batch in full groups of 4
     Tiled,     // the tiled k-quant kernel: batches of 8 or more rows on Q2_K..Q6_K weights
 };
 

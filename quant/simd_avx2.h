@@ -93,8 +93,9 @@ float tiled_dot_q3_k(int64_t n, const void* w, const void* a);
 float tiled_dot_q4_k(int64_t n, const void* w, const void* a);
 float tiled_dot_q5_k(int64_t n, const void* w, const void* a);
 float tiled_dot_q6_k(int64_t n, const void* w, const void* a);
-// Q4_K as the repacked 8x8 GEMV/GEMM sums it.
+// Q4_K as the repacked 8x8 GEMV (one row) and GEMM (rows in groups of 4) sum it.
 float vec_dot_q4_k_repacked(int64_t n, const void* w, const void* a);
+float vec_dot_q4_k_repacked_gemm(int64_t n, const void* w, const void* a);
 
 // Float rows: ggml_vec_dot_* (four 8-lane accumulators) and tinyBLAS (one).
 float vec_dot_f32(int64_t n, const void* w, const void* a);

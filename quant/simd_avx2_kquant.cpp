@@ -71,25 +71,28 @@ KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
 }
 
 // Q4_K / Q5_K: 8 groups of 32 with 6-bit scales and mins; Q5_K's fifth bits in qh.
+// One group (chunk c): its scaled lanes, and min * (sum of its activations).
+template <typename Block>
+KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
+    __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(x.qs + 32 * (c / 2)), 4 * (c % 2)), _mm256_set1_epi8(15));
+    if constexpr (requires { x.qh; }) {
+        const __m256i bit = _mm256_and_si256(load32(x.qh), _mm256_set1_epi8(static_cast<char>(1 << c)));
+        const __m256i clear = _mm256_cmpeq_epi8(bit, _mm256_setzero_si256());
+        q = _mm256_or_si256(q, _mm256_andnot_si256(clear, _mm256_set1_epi8(16)));
+    }
+    int scale = 0, min = 0;
+    detail::k4_scale_min(x.scales, c, scale, min);
+    const __m256i sums = dot_u8_i8(q, load32(y.qs + 32 * c));
+    return {scale_halves(sums, scale, scale), min * (y.bsums[2 * c] + y.bsums[2 * c + 1])};
+}
+
 template <typename Block>
 KBlock q45k_block(const Block& x, const BlockQ8_K& y) {
     KBlock r{_mm256_setzero_si256()};
-    for (int j = 0; j < 4; ++j) {
-        const __m256i bits = load32(x.qs + 32 * j);
-        for (int k = 0; k < 2; ++k) {
-            const int c = 2 * j + k;
-            __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 4 * k), _mm256_set1_epi8(15));
-            if constexpr (requires { x.qh; }) {
-                const __m256i bit = _mm256_and_si256(load32(x.qh), _mm256_set1_epi8(static_cast<char>(1 << c)));
-                const __m256i clear = _mm256_cmpeq_epi8(bit, _mm256_setzero_si256());
-                q = _mm256_or_si256(q, _mm256_andnot_si256(clear, _mm256_set1_epi8(16)));
-            }
-            int scale = 0, min = 0;
-            detail::k4_scale_min(x.scales, c, scale, min);
-            const __m256i sums = dot_u8_i8(q, load32(y.qs + 32 * c));
-            r.lanes = _mm256_add_epi32(r.lanes, scale_halves(sums, scale, scale));
-            r.mins += min * (y.bsums[2 * c] + y.bsums[2 * c + 1]);
-        }
+    for (int c = 0; c < 8; ++c) {
+        const KBlock chunk = q45k_chunk(x, y, c);
+        r.lanes = _mm256_add_epi32(r.lanes, chunk.lanes);
+        r.mins += chunk.mins;
     }
     return r;
 }
@@ -237,6 +240,26 @@ float vec_dot_q4_k_repacked(int64_t n, const void* w, const void* a) {
         const KBlock k = q45k_block(x[b], y[b]);
         acc = std::fma(static_cast<float>(hsum8_i32(k.lanes)), half_to_float(x[b].d) * y[b].d, acc);
         acc_min = std::fma(static_cast<float>(k.mins), half_to_float(x[b].dmin) * y[b].d, acc_min);
+    }
+    return acc - acc_min;
+}
+
+// The repacked GEMM (rows in groups of 4) accumulates every 64 elements (two groups).
+float vec_dot_q4_k_repacked_gemm(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ4_K*>(w);
+    const auto* y = static_cast<const BlockQ8_K*>(a);
+    float acc = 0.0f;
+    float acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float d = half_to_float(x[b].d) * y[b].d;
+        const float dmin = half_to_float(x[b].dmin) * y[b].d;
+        for (int c = 0; c < 8; c += 2) {
+            const KBlock first = q45k_chunk(x[b], y[b], c);
+            const KBlock second = q45k_chunk(x[b], y[b], c + 1);
+            const int sum = hsum8_i32(_mm256_add_epi32(first.lanes, second.lanes));
+            acc = std::fma(static_cast<float>(sum), d, acc);
+            acc_min = std::fma(static_cast<float>(first.mins + second.mins), dmin, acc_min);
+        }
     }
     return acc - acc_min;
 }

@@ -20,11 +20,13 @@ QuantizeRowFn quantize_row(GgmlType act_type) {
 VecDotFn vec_dot(GgmlType type, DotPath path) {
     const bool tinyblas = path == DotPath::TinyBlas;
     const bool tiled = path == DotPath::Tiled;
+    const bool repacked = path == DotPath::Repacked || path == DotPath::RepackedGemm;
     switch (type) {
         case GgmlType::F32: return tinyblas ? avx2::tinyblas_dot_f32 : avx2::vec_dot_f32;
         case GgmlType::F16: return tinyblas ? avx2::tinyblas_dot_f16 : avx2::vec_dot_f16;
         case GgmlType::BF16: return tinyblas ? avx2::tinyblas_dot_bf16 : avx2::vec_dot_bf16;
-        case GgmlType::Q4_0: return path == DotPath::Repacked ? avx2::vec_dot_q4_0_repacked : avx2::vec_dot_q4_0;
+        case GgmlType::Q4_0:  // GEMV and GEMM sum alike
+            return repacked ? avx2::vec_dot_q4_0_repacked : avx2::vec_dot_q4_0;
         case GgmlType::Q4_1: return avx2::vec_dot_q4_1;
         case GgmlType::Q5_0: return avx2::vec_dot_q5_0;
         case GgmlType::Q5_1: return avx2::vec_dot_q5_1;
@@ -32,6 +34,7 @@ VecDotFn vec_dot(GgmlType type, DotPath path) {
         case GgmlType::Q2_K: return tiled ? avx2::tiled_dot_q2_k : avx2::vec_dot_q2_k;
         case GgmlType::Q3_K: return tiled ? avx2::tiled_dot_q3_k : avx2::vec_dot_q3_k;
         case GgmlType::Q4_K:
+            if (path == DotPath::RepackedGemm) return avx2::vec_dot_q4_k_repacked_gemm;
             if (path == DotPath::Repacked) return avx2::vec_dot_q4_k_repacked;
             return tiled ? avx2::tiled_dot_q4_k : avx2::vec_dot_q4_k;
         case GgmlType::Q5_K: return tiled ? avx2::tiled_dot_q5_k : avx2::vec_dot_q5_k;
