@@ -22,15 +22,18 @@ using nlohmann::json;
 std::string our_quantized(const std::string& type) {
     std::string lower = type;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const std::string path = natter_cache_dir() + "/quantize/smollm2-" + lower + ".gguf";
+    const std::string dir = natter_cache_dir() + "/quantize/ours";
+    fs::create_directories(dir);
+    const std::string path = dir + "/smollm2-" + lower + ".gguf";
     app::QuantizeOptions o{f32_source(), path, app::parse_file_type(type), false, false, 0};
     app::quantize_model(o, nullptr);
     return path;
 }
 
 std::vector<std::string> reference_types() {
+    const json doc = quantize_reference("choices.json");  // must outlive the loop below
     std::vector<std::string> types;
-    for (const auto& [type, ref] : quantize_reference("choices.json")["types"].items()) types.push_back(type);
+    for (const auto& [type, ref] : doc["types"].items()) types.push_back(type);
     return types;
 }
 
