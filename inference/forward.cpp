@@ -1,7 +1,5 @@
 #include "inference/forward.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -16,12 +14,9 @@ namespace natter {
 
 namespace {
 
-int default_threads() {
-    // Decoding is bound by memory bandwidth; one thread per physical core is the sweet spot,
-    // and hardware_concurrency() counts SMT siblings too on most machines.
-    const unsigned n = std::thread::hardware_concurrency();
-    return n == 0 ? 1 : static_cast<int>(n);
-}
+// Decoding is bound by memory bandwidth; one thread per physical core is the sweet spot
+// (SMT siblings share the core's load ports and add nothing but contention).
+int default_threads() { return physical_cores(); }
 
 void add_in_place(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] += y[i];
@@ -46,9 +41,9 @@ Forward::Forward(const Model& model, const ForwardOptions& options)
     : model_(model),
       cache_(options.n_ctx, model.hparams().n_layer, model.hparams().kv_dim()),
       n_batch_(std::max(1, options.n_batch)),
-      n_threads_(options.n_threads > 0 ? options.n_threads : default_threads()) {
+      n_threads_(options.n_threads > 0 ? options.n_threads : default_threads()),
+      pool_(n_threads_) {
     if (options.n_ctx <= 0) throw Error("the context size must be positive");
-    omp_set_num_threads(n_threads_);
 }
 
 void Forward::resize_scratch(int n) {
@@ -63,7 +58,7 @@ void Forward::resize_scratch(int n) {
     attn_.resize(nt * hp.q_dim());
     gate_.resize(nt * hp.n_ff);
     up_.resize(nt * hp.n_ff);
-    const size_t per_thread = static_cast<size_t>(std::max(n_threads_, omp_get_max_threads())) * cache_.capacity;
+    const size_t per_thread = static_cast<size_t>(n_threads_) * cache_.capacity;
     att_scores_.resize(per_thread);
     att_probs_.resize(per_thread);
     rope_cos_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
@@ -119,9 +114,9 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
         // Attention block.
         for (int t = 0; t < n; ++t) rms_norm(&x_[t * d], L.attn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
         tensor_dump::write("attn_norm", l, xn_.data(), {n, hp.n_embd});
-        matmul(L.wq, xn_.data(), n, q_.data());
-        matmul(L.wk, xn_.data(), n, k_.data());
-        matmul(L.wv, xn_.data(), n, v_.data());
+        matmul(L.wq, xn_.data(), n, q_.data(), &pool_);
+        matmul(L.wk, xn_.data(), n, k_.data(), &pool_);
+        matmul(L.wv, xn_.data(), n, v_.data(), &pool_);
         tensor_dump::write("Qcur", l, q_.data(), {n, hp.q_dim()});
         tensor_dump::write("Kcur", l, k_.data(), {n, hp.kv_dim()});
         tensor_dump::write("Vcur", l, v_.data(), {n, hp.kv_dim()});
@@ -136,7 +131,7 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
         tensor_dump::write("Kcur-" + std::to_string(l) + "#2", k_.data(), {n, hp.n_head_kv, hp.head_dim});
         store_kv(l, n, n_past);
         attention(l, n, n_past);
-        matmul(L.wo, attn_.data(), n, xn_.data());
+        matmul(L.wo, attn_.data(), n, xn_.data(), &pool_);
         tensor_dump::write("attn_out", l, xn_.data(), {n, hp.n_embd});
         add_in_place(x_.data(), xn_.data(), n * d);
 
@@ -152,7 +147,7 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
 
     for (int t = 0; t < n_out; ++t) rms_norm(&x_[t * d], model_.output_norm().data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
     tensor_dump::write("result_norm", xn_.data(), {n_out, hp.n_embd});
-    matmul(model_.output(), xn_.data(), n_out, logits_out);
+    matmul(model_.output(), xn_.data(), n_out, logits_out, &pool_);
     tensor_dump::write("result_output", logits_out, {n_out, hp.n_vocab});
     return true;
 }
@@ -164,13 +159,13 @@ void Forward::feed_forward(const LayerWeights& L, int layer, int n_rows) {
     const size_t ff = static_cast<size_t>(hp.n_ff);
     for (int t = 0; t < n_rows; ++t) rms_norm(&x_[t * d], L.ffn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
     tensor_dump::write("ffn_norm", layer, xn_.data(), {n_rows, hp.n_embd});
-    matmul(L.w_gate, xn_.data(), n_rows, gate_.data());
-    matmul(L.w_up, xn_.data(), n_rows, up_.data());
+    matmul(L.w_gate, xn_.data(), n_rows, gate_.data(), &pool_);
+    matmul(L.w_up, xn_.data(), n_rows, up_.data(), &pool_);
     tensor_dump::write("ffn_gate", layer, gate_.data(), {n_rows, hp.n_ff});
     tensor_dump::write("ffn_up", layer, up_.data(), {n_rows, hp.n_ff});
     for (int t = 0; t < n_rows; ++t) swiglu(&gate_[t * ff], &up_[t * ff], hp.n_ff, &gate_[t * ff]);
     tensor_dump::write("ffn_swiglu", layer, gate_.data(), {n_rows, hp.n_ff});
-    matmul(L.w_down, gate_.data(), n_rows, xn_.data());
+    matmul(L.w_down, gate_.data(), n_rows, xn_.data(), &pool_);
     tensor_dump::write("ffn_out", layer, xn_.data(), {n_rows, hp.n_embd});
     add_in_place(x_.data(), xn_.data(), n_rows * d);
     tensor_dump::write("l_out", layer, x_.data(), {n_rows, hp.n_embd});
@@ -194,17 +189,19 @@ void Forward::attention(int layer, int n_tokens, int n_past) {
         const size_t offset = static_cast<size_t>(t) * hp.q_dim();
         kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
     }
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int t = 0; t < n_tokens; ++t) {
-        for (int h = 0; h < hp.n_head; ++h) attention_head(layer, t, h, n_tokens, n_past, n_kv);
-    }
+    pool_.parallel_for(static_cast<int64_t>(n_tokens) * hp.n_head, 1, [&](int64_t begin, int64_t end, int thread) {
+        for (int64_t i = begin; i < end; ++i) {
+            attention_head(layer, static_cast<int>(i / hp.n_head), static_cast<int>(i % hp.n_head), n_tokens, n_past,
+                           n_kv, thread);
+        }
+    });
     tensor_dump::write("kqv_out", layer, attn_.data(), {n_tokens, hp.q_dim()});
 }
 
 // One head of one token: softmax(K·q * scale) over the padded KV length, then P·V, with
 // scores, softmax and the probabilities' rounding to F16 exactly as llama.cpp's non-flash
 // attention computes them (K·Q and P·V both through its F16 dot products).
-void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv) {
+void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread) {
     const Hparams& hp = model_.hparams();
     const int hd = hp.head_dim;
     const int kvh = h / (hp.n_head / hp.n_head_kv);
@@ -214,7 +211,7 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS.
     const HalfDotFn dot = n_tokens == 1 ? k.dot_f16 : k.dot_f16_batch;
 
-    const size_t slot = static_cast<size_t>(omp_get_thread_num()) * cache_.capacity;
+    const size_t slot = static_cast<size_t>(thread) * cache_.capacity;
     float* w = &att_scores_[slot];
     uint16_t* p16 = &att_probs_[slot];
     const uint16_t* q = &q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "inference/model.h"
+#include "inference/thread_pool.h"
 
 namespace natter {
 
@@ -63,7 +64,7 @@ private:
                     const std::atomic<bool>* stop, float* logits_out);
     void store_kv(int layer, int n_tokens, int n_past);
     void attention(int layer, int n_tokens, int n_past);
-    void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv);
+    void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
     void feed_forward(const LayerWeights& L, int layer, int n_rows);
     void resize_scratch(int n_tokens);
 
@@ -71,6 +72,7 @@ private:
     KvCache cache_;
     int n_batch_;
     int n_threads_;
+    ThreadPool pool_;
     int evaluated_ = 0;
     // Scratch, [n_tokens][width] each.
     std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_;

@@ -1,7 +1,5 @@
 #include "inference/ops.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -38,7 +36,7 @@ DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token) {
     return DotPath::Vector;
 }
 
-void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y) {
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, ThreadPool* pool) {
     const Kernels& k = kernels();
     const GgmlType act_type = traits(w.type).vec_dot_type;
     const size_t act_row_bytes = row_size(act_type, w.cols);
@@ -59,13 +57,19 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y) {
     const int64_t rows = w.rows;
     const int64_t cols = w.cols;
     // Rows outermost: each weight row is read from memory once for the whole batch.
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-        const uint8_t* wrow = w.row(r);
-        for (int t = 0; t < n_tokens; ++t) {
-            const VecDotFn dot = t < n_first ? dot_first : dot_last;
-            y[static_cast<size_t>(t) * rows + r] = dot(cols, wrow, act_data + t * act_row_bytes);
+    auto rows_part = [&](int64_t begin, int64_t end, int) {
+        for (int64_t r = begin; r < end; ++r) {
+            const uint8_t* wrow = w.row(r);
+            for (int t = 0; t < n_tokens; ++t) {
+                const VecDotFn dot = t < n_first ? dot_first : dot_last;
+                y[static_cast<size_t>(t) * rows + r] = dot(cols, wrow, act_data + t * act_row_bytes);
+            }
         }
+    };
+    if (pool) {
+        pool->parallel_for(rows, 16, rows_part);
+    } else {
+        rows_part(0, rows, 0);
     }
 }
 

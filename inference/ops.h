@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "inference/thread_pool.h"
 #include "quant/kernels.h"
 #include "quant/types.h"
 
@@ -29,8 +30,9 @@ struct WeightMatrix {
 DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token);
 
 // y[t] = W · x[t] for n_tokens rows x (each W.cols wide) into y (each W.rows wide).
-// The activations are converted once to W's vec_dot type; rows are split across threads.
-void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y);
+// The activations are converted once to W's vec_dot type; rows are split across the pool's
+// threads (none: the calling thread alone).
+void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, ThreadPool* pool = nullptr);
 
 // out = x / sqrt(mean(x^2) + eps) * weight
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
