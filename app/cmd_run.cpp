@@ -91,9 +91,9 @@ void run(const RunOptions& o) {
     std::fflush(stdout);
     const double gen_ms = ms_since(gen_start);
 
-    std::fprintf(stderr, "\nnatter: load %.0f ms | prompt %d tokens, %.1f ms (%.2f tokens/s) | generation %d tokens, %.1f ms (%.2f tokens/s) | %d threads, seed %llu\n",
+    std::fprintf(stderr, "\nnatter: load %.0f ms | prompt %d tokens, %.1f ms (%.2f tokens/s) | generation %d tokens, %.1f ms (%.2f tokens/s) | %d thread%s, seed %llu\n",
                  load_ms, n_prompt, prompt_ms, n_prompt * 1000.0 / prompt_ms, n_gen, gen_ms,
-                 n_gen > 0 ? n_gen * 1000.0 / gen_ms : 0.0, fwd.n_threads(),
+                 n_gen > 0 ? n_gen * 1000.0 / gen_ms : 0.0, fwd.n_threads(), fwd.n_threads() == 1 ? "" : "s",
                  static_cast<unsigned long long>(sampler.seed()));
 }
 
