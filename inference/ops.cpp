@@ -36,33 +36,74 @@ DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token) {
     return DotPath::Vector;
 }
 
+namespace {
+
+// Weight rows are taken in blocks of about this many bytes: a block stays in L2 while every
+// activation row of the batch passes it, so each weight byte comes from memory once.
+constexpr size_t kWeightBlockBytes = 64 * 1024;
+
+// Activation rows [begin, end) of a batch that all take the same summation order.
+struct ActRows {
+    int begin = 0;
+    int end = 0;
+    VecDotFn dot = nullptr;
+    TileDotFn tile = nullptr;  // nullptr: one dot call per output
+};
+
+// Converts activation rows [begin, end) of x (cols wide) into act.
+void quantize_rows(QuantizeRowFn quantize, const float* x, int64_t cols, uint8_t* act, size_t act_row_bytes, int64_t begin,
+                   int64_t end) {
+    for (int64_t t = begin; t < end; ++t) quantize(x + t * cols, act + t * act_row_bytes, cols);
+}
+
+}  // namespace
+
 void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, ThreadPool* pool) {
     const Kernels& k = kernels();
     const GgmlType act_type = traits(w.type).vec_dot_type;
     const size_t act_row_bytes = row_size(act_type, w.cols);
     const QuantizeRowFn quantize = k.quantize_row(act_type);
     // At most two orders in one batch: one for its leading rows, one for the rest.
-    const VecDotFn dot_first = k.vec_dot(w.type, matmul_path(w, n_tokens, 0));
-    const VecDotFn dot_last = k.vec_dot(w.type, matmul_path(w, n_tokens, n_tokens - 1));
+    const DotPath first_path = matmul_path(w, n_tokens, 0);
     int n_first = 0;
-    while (n_first < n_tokens && matmul_path(w, n_tokens, n_first) == matmul_path(w, n_tokens, 0)) ++n_first;
+    while (n_first < n_tokens && matmul_path(w, n_tokens, n_first) == first_path) ++n_first;
+    const DotPath last_path = matmul_path(w, n_tokens, n_tokens - 1);
+    const ActRows parts[2] = {
+        {0, n_first, k.vec_dot(w.type, first_path), k.tile_dot(w.type, first_path)},
+        {n_first, n_tokens, k.vec_dot(w.type, last_path), k.tile_dot(w.type, last_path)},
+    };
 
-    // Convert every activation row once; all weight rows reuse it.
+    // Convert every activation row once (in parallel for a batch); all weight rows reuse it.
     thread_local std::vector<uint8_t> act;
     act.resize(act_row_bytes * static_cast<size_t>(n_tokens));
-    for (int t = 0; t < n_tokens; ++t) {
-        quantize(x + static_cast<size_t>(t) * w.cols, act.data() + t * act_row_bytes, w.cols);
+    uint8_t* act_data = act.data();
+    if (pool && n_tokens >= 8) {
+        pool->parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+            quantize_rows(quantize, x, w.cols, act_data, act_row_bytes, begin, end);
+        });
+    } else {
+        quantize_rows(quantize, x, w.cols, act_data, act_row_bytes, 0, n_tokens);
     }
-    const uint8_t* act_data = act.data();
+
     const int64_t rows = w.rows;
     const int64_t cols = w.cols;
-    // Rows outermost: each weight row is read from memory once for the whole batch.
+    const int64_t block_rows = std::max<int64_t>(8, static_cast<int64_t>(kWeightBlockBytes / w.row_bytes) / 8 * 8);
     auto rows_part = [&](int64_t begin, int64_t end, int) {
-        for (int64_t r = begin; r < end; ++r) {
-            const uint8_t* wrow = w.row(r);
-            for (int t = 0; t < n_tokens; ++t) {
-                const VecDotFn dot = t < n_first ? dot_first : dot_last;
-                y[static_cast<size_t>(t) * rows + r] = dot(cols, wrow, act_data + t * act_row_bytes);
+        for (int64_t r0 = begin; r0 < end; r0 += block_rows) {
+            const int64_t r1 = std::min(end, r0 + block_rows);
+            for (const ActRows& part : parts) {
+                if (part.begin == part.end) continue;
+                const uint8_t* a0 = act_data + part.begin * act_row_bytes;
+                if (part.tile) {
+                    part.tile(cols, w.row(r0), w.row_bytes, static_cast<int>(r1 - r0), a0, act_row_bytes,
+                              part.end - part.begin, y + static_cast<size_t>(part.begin) * rows + r0, rows);
+                    continue;
+                }
+                for (int64_t r = r0; r < r1; ++r) {
+                    for (int t = part.begin; t < part.end; ++t) {
+                        y[static_cast<size_t>(t) * rows + r] = part.dot(cols, w.row(r), act_data + t * act_row_bytes);
+                    }
+                }
             }
         }
     };

@@ -55,6 +55,8 @@ VecDotFn vec_dot_ref_for(GgmlType type, DotPath) {
     throw Error("Tensor type " + std::to_string(static_cast<uint32_t>(type)) + " has no dot product.");
 }
 
+TileDotFn no_tile_dot(GgmlType, DotPath) { return nullptr; }
+
 float dot_f16_ref(int64_t n, const uint16_t* x, const uint16_t* y) {
     return vec_dot(GgmlType::F16, n, x, y);
 }
@@ -77,7 +79,7 @@ void swiglu_ref(int64_t n, const float* gate, const float* up, float* out) {
 }
 
 constexpr Kernels kReference = {
-    "reference", quantize_row_ref, vec_dot_ref_for, dot_f16_ref, dot_f16_ref,
+    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref,
     fp32_to_fp16_row_ref, softmax_exp_ref, swiglu_ref,
 };
 

@@ -10,6 +10,7 @@
 // ggml's vec_dot kernels, a batch of rows (prompt evaluation) through llamafile's tinyBLAS,
 // through GEMM on weights it repacked at load time, or through its tiled k-quant kernel.
 // DotPath names these orders; the caller (inference/ops) knows which one llama.cpp would take.
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -29,6 +30,12 @@ enum class DotPath {
 using QuantizeRowFn = void (*)(const float* x, void* dst, int64_t n);
 // Dot product of a weight row with an activation row (n elements).
 using VecDotFn = float (*)(int64_t n, const void* weights, const void* activations);
+// Many dot products at once: out[a * out_stride + r] = the VecDotFn of the same type and
+// path applied to weight row r (w + r * w_stride) and activation row a (act + a * act_stride),
+// for r < n_rows and a < n_acts, bit for bit. Weights and activations loaded into registers
+// serve several outputs, and no call is made per output.
+using TileDotFn = void (*)(int64_t n, const void* w, size_t w_stride, int n_rows, const void* act, size_t act_stride,
+                           int n_acts, float* out, size_t out_stride);
 // Dot product of two rows of IEEE halves.
 using HalfDotFn = float (*)(int64_t n, const uint16_t* x, const uint16_t* y);
 
@@ -40,6 +47,8 @@ struct Kernels {
     // The dot product of weight type with its vec_dot type in the given order. Paths that
     // llama.cpp does not use for a type fall back to DotPath::Vector.
     VecDotFn (*vec_dot)(GgmlType weight_type, DotPath path);
+    // The tiled form of vec_dot(weight_type, path), or nullptr where there is none.
+    TileDotFn (*tile_dot)(GgmlType weight_type, DotPath path);
 
     // Attention: Q·K and P·V on the F16 cache, as ggml_vec_dot_f16 (one query row) and as
     // tinyBLAS (a batch of query rows) sum them.

@@ -8,7 +8,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "quant/blocks.h"
+
 namespace natter::avx2 {
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -61,6 +65,20 @@ inline __m256i bits_to_bytes(const uint8_t* bits) {
     return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
 }
 
+// The 32 quants of a block as bytes: signed for the formats met with Q8_0 (q - 8, q - 16,
+// q), unsigned (0..15, 0..31) for those with an offset, met with Q8_1.
+inline __m256i q4_0_quants(const BlockQ4_0& x) { return _mm256_sub_epi8(unpack_nibbles(x.qs), _mm256_set1_epi8(8)); }
+// q - 16 as a byte: the high nibble is 0xf0 (negative) where the fifth bit is clear.
+inline __m256i q5_0_quants(const BlockQ5_0& x) {
+    const __m256i high = _mm256_andnot_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(static_cast<char>(0xf0)));
+    return _mm256_or_si256(unpack_nibbles(x.qs), high);
+}
+inline __m256i q8_0_quants(const BlockQ8_0& x) { return load32(x.qs); }
+inline __m256i q4_1_quants(const BlockQ4_1& x) { return unpack_nibbles(x.qs); }
+inline __m256i q5_1_quants(const BlockQ5_1& x) {
+    return _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(0x10)));
+}
+
 // ggml's vectorised expf for AVX2 (the ARM optimized-routines algorithm): a degree-5
 // polynomial on the reduced argument, scaled by 2^n built in the exponent bits, with a
 // separate path for |n| > 126 (overflow to infinity, underflow to zero).
@@ -104,6 +122,15 @@ float vec_dot_bf16(int64_t n, const void* w, const void* a);
 float tinyblas_dot_f32(int64_t n, const void* w, const void* a);
 float tinyblas_dot_f16(int64_t n, const void* w, const void* a);
 float tinyblas_dot_bf16(int64_t n, const void* w, const void* a);
+
+// Tiles of those dot products (TileDotFn in quant/kernels.h), bit for bit the kernels above.
+void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                        size_t os);
 
 void fp32_to_fp16_row(const float* x, uint16_t* dst, int64_t n);
 double softmax_exp(int64_t n, float* y, const float* x, float max);

@@ -19,8 +19,6 @@
 namespace natter::avx2 {
 namespace {
 
-__m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
 // scale_lo * (4-sums of the first 16 bytes) and scale_hi * (4-sums of the last 16).
 __m256i scale_halves(__m256i four_sums, int scale_lo, int scale_hi) {
     return _mm256_mullo_epi32(four_sums, _mm256_set_m128i(_mm_set1_epi32(scale_hi), _mm_set1_epi32(scale_lo)));

@@ -12,8 +12,6 @@
 namespace natter::avx2 {
 namespace {
 
-__m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
 // Quantizes 32 floats to q = round_half_even(x * 127 / max|x|); returns d = max|x| / 127
 // and, if asked, the sum of the q.
 float quantize_q8_block(const float* x, int8_t qs[32], int* sum) {
@@ -100,27 +98,15 @@ float dot_with_q8_1(int64_t n, const void* w, const void* a, Quants quants) {
     return hsum8(acc) + offsets;
 }
 
-__m256i q4_0_quants(const BlockQ4_0& x) { return _mm256_sub_epi8(unpack_nibbles(x.qs), _mm256_set1_epi8(8)); }
-
-// q - 16 as a byte: the high nibble is 0xf0 (negative) where the fifth bit is clear.
-__m256i q5_0_quants(const BlockQ5_0& x) {
-    const __m256i high = _mm256_andnot_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(static_cast<char>(0xf0)));
-    return _mm256_or_si256(unpack_nibbles(x.qs), high);
-}
-
-__m256i q5_1_quants(const BlockQ5_1& x) {
-    return _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(0x10)));
-}
-
 }  // namespace
 
 float vec_dot_q4_0(int64_t n, const void* w, const void* a) { return dot_with_q8_0<BlockQ4_0>(n, w, a, q4_0_quants); }
 float vec_dot_q5_0(int64_t n, const void* w, const void* a) { return dot_with_q8_0<BlockQ5_0>(n, w, a, q5_0_quants); }
 float vec_dot_q8_0(int64_t n, const void* w, const void* a) {
-    return dot_with_q8_0<BlockQ8_0>(n, w, a, [](const BlockQ8_0& x) { return load32(x.qs); });
+    return dot_with_q8_0<BlockQ8_0>(n, w, a, q8_0_quants);
 }
 float vec_dot_q4_1(int64_t n, const void* w, const void* a) {
-    return dot_with_q8_1<BlockQ4_1>(n, w, a, [](const BlockQ4_1& x) { return unpack_nibbles(x.qs); });
+    return dot_with_q8_1<BlockQ4_1>(n, w, a, q4_1_quants);
 }
 float vec_dot_q5_1(int64_t n, const void* w, const void* a) { return dot_with_q8_1<BlockQ5_1>(n, w, a, q5_1_quants); }
 

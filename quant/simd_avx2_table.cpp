@@ -43,11 +43,23 @@ VecDotFn vec_dot(GgmlType type, DotPath path) {
     }
 }
 
+TileDotFn tile_dot(GgmlType type, DotPath path) {
+    const bool repacked = path == DotPath::Repacked || path == DotPath::RepackedGemm;
+    switch (type) {
+        case GgmlType::Q4_0: return repacked ? avx2::tile_q4_0_repacked : avx2::tile_q4_0;
+        case GgmlType::Q4_1: return avx2::tile_q4_1;
+        case GgmlType::Q5_0: return avx2::tile_q5_0;
+        case GgmlType::Q5_1: return avx2::tile_q5_1;
+        case GgmlType::Q8_0: return avx2::tile_q8_0;
+        default: return nullptr;
+    }
+}
+
 float dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::vec_dot_f16(n, x, y); }
 float dot_f16_batch(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::tinyblas_dot_f16(n, x, y); }
 
 constexpr Kernels kAvx2 = {
-    "avx2", quantize_row, vec_dot, dot_f16, dot_f16_batch,
+    "avx2", quantize_row, vec_dot, tile_dot, dot_f16, dot_f16_batch,
     avx2::fp32_to_fp16_row, avx2::softmax_exp, avx2::swiglu,
 };
 

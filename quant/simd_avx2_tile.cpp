@@ -1,0 +1,196 @@
+// Tiles of dot products (TileDotFn in quant/kernels.h): several weight rows times several
+// activation rows per call, so that a weight block unpacked into a register serves every
+// activation row of the tile and an activation block loaded once serves every weight row.
+// Each output keeps its own accumulators and goes through exactly the operations, in the
+// same order, of the one-output kernel it stands for (simd_avx2_quant.cpp); only the
+// interleaving of independent outputs changes, so every result is bit for bit the same.
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "quant/blocks.h"
+#include "quant/simd_avx2.h"
+
+namespace natter::avx2 {
+namespace {
+
+template <typename Block>
+const Block& block_at(const void* rows, size_t stride, int r, int64_t b) {
+    return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + r * stride)[b];
+}
+
+// R weight rows x A activation rows of a 32-element block format, as dot_with_q8_0 (signed
+// quants, Q8_0 activations) or dot_with_q8_1 (unsigned quants plus offsets, Q8_1) sums each:
+// per block acc = fma(d_w * d_a, lanes, acc), offsets = fma(m_w, s_a, offsets); at the end
+// hsum8(acc) (+ offsets). The signed product |q_w| * (q_a with q_w's sign) is the one
+// dot_i8 forms; |q_w| is taken once per weight block instead of once per output.
+template <typename Block, typename Act, __m256i (*Quants)(const Block&), int R, int A>
+void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, float* out, size_t os) {
+    constexpr bool kOffsets = std::is_same_v<Act, BlockQ8_1>;
+    __m256 acc[R][A];
+    float offsets[R][A];
+    for (int r = 0; r < R; ++r) {
+        for (int a = 0; a < A; ++a) {
+            acc[r][a] = _mm256_setzero_ps();
+            offsets[r][a] = 0.0f;
+        }
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i unsigned_q[R], signs[R];
+        float dw[R], mw[R];
+        for (int r = 0; r < R; ++r) {
+            const Block& x = block_at<Block>(w, ws, r, b);
+            const __m256i q = Quants(x);
+            if constexpr (kOffsets) {
+                unsigned_q[r] = q;
+                mw[r] = half_to_float(x.m);
+            } else {
+                unsigned_q[r] = _mm256_sign_epi8(q, q);
+                signs[r] = q;
+            }
+            dw[r] = half_to_float(x.d);
+        }
+        for (int a = 0; a < A; ++a) {
+            const Act& y = block_at<Act>(act, as, a, b);
+            const __m256i qa = load32(y.qs);
+            const float da = half_to_float(y.d);
+            for (int r = 0; r < R; ++r) {
+                __m256i lanes;
+                if constexpr (kOffsets) {
+                    offsets[r][a] = std::fma(mw[r], half_to_float(y.s), offsets[r][a]);
+                    lanes = dot_u8_i8(unsigned_q[r], qa);
+                } else {
+                    lanes = dot_u8_i8(unsigned_q[r], _mm256_sign_epi8(qa, signs[r]));
+                }
+                acc[r][a] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(lanes), acc[r][a]);
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        for (int a = 0; a < A; ++a) {
+            float sum = hsum8(acc[r][a]);
+            if constexpr (kOffsets) sum = sum + offsets[r][a];
+            out[a * os + r] = sum;
+        }
+    }
+}
+
+// The whole n_rows x n_acts tile in micro-tiles of R x A, then R x 1 and 1 x 1 at the edges.
+// Activation rows outermost: A of them stay in L1 while the weight rows stream past.
+template <typename Block, typename Act, __m256i (*Quants)(const Block&)>
+void block_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
+                size_t os) {
+    constexpr int R = 2, A = 4, kRowsAlone = 4;
+    const int64_t nb = n / Block::elements;
+    auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
+    auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
+    int a = 0;
+    for (; a + A <= n_acts; a += A) {
+        int r = 0;
+        for (; r + R <= n_rows; r += R) block_micro<Block, Act, Quants, R, A>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+        for (; r < n_rows; ++r) block_micro<Block, Act, Quants, 1, A>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+    }
+    for (; a < n_acts; ++a) {
+        int r = 0;
+        for (; r + kRowsAlone <= n_rows; r += kRowsAlone) {
+            block_micro<Block, Act, Quants, kRowsAlone, 1>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+        }
+        for (; r < n_rows; ++r) block_micro<Block, Act, Quants, 1, 1>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+    }
+}
+
+// The integer block sums of 8 weight rows with one activation block, row r in lane r.
+// maddubs gives each row's products in pairs (int16); three rounds of pairwise adds across
+// the 8 rows leave each row's 16 products per 128-bit half in one int16 (|sum| <= 16 * 8 *
+// 128, no overflow), and the two halves are added in int32. Integer sums are exact, so this
+// grouping gives the very totals llama.cpp's kernel forms.
+__m256i row_sums8(const __m256i q[8], __m256i qa) {
+    // (q - 8) * y per pair, with the unsigned nibbles q that maddubs needs.
+    const __m256i eights = _mm256_maddubs_epi16(_mm256_set1_epi8(8), qa);
+    __m256i pairs[8];
+    for (int r = 0; r < 8; ++r) pairs[r] = _mm256_sub_epi16(_mm256_maddubs_epi16(q[r], qa), eights);
+    const __m256i s01 = _mm256_hadd_epi16(pairs[0], pairs[1]);
+    const __m256i s23 = _mm256_hadd_epi16(pairs[2], pairs[3]);
+    const __m256i s45 = _mm256_hadd_epi16(pairs[4], pairs[5]);
+    const __m256i s67 = _mm256_hadd_epi16(pairs[6], pairs[7]);
+    // Per 128-bit half, int16 lane r: row r's sum over that half.
+    const __m256i s = _mm256_hadd_epi16(_mm256_hadd_epi16(s01, s23), _mm256_hadd_epi16(s45, s67));
+    return _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s)),
+                            _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s, 1)));
+}
+
+// 8 weight rows of Q4_0 x A activation rows in the repacked GEMV/GEMM order, where each
+// output is a scalar acc = fma(block integer sum, d_w * d_a, acc): the 8 rows are the 8
+// lanes of one vector, as in llama.cpp's own 8-row kernel, lane for lane the scalar steps.
+constexpr int kPrefetchBlocks = 24;
+
+template <int A>
+void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, float* out, size_t os) {
+    __m256 acc[A];
+    for (int a = 0; a < A; ++a) acc[a] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i q[8];
+        uint16_t d_half[8];
+        for (int r = 0; r < 8; ++r) {
+            const BlockQ4_0& x = block_at<BlockQ4_0>(w, ws, r, b);
+            // Eight rows far apart are more streams than the hardware prefetcher follows well.
+            _mm_prefetch(reinterpret_cast<const char*>(&x + kPrefetchBlocks), _MM_HINT_T0);
+            q[r] = unpack_nibbles(x.qs);
+            d_half[r] = x.d;
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16(
+            static_cast<short>(d_half[0]), static_cast<short>(d_half[1]), static_cast<short>(d_half[2]),
+            static_cast<short>(d_half[3]), static_cast<short>(d_half[4]), static_cast<short>(d_half[5]),
+            static_cast<short>(d_half[6]), static_cast<short>(d_half[7])));
+        for (int a = 0; a < A; ++a) {
+            const BlockQ8_0& y = block_at<BlockQ8_0>(act, as, a, b);
+            const __m256 sums = _mm256_cvtepi32_ps(row_sums8(q, load32(y.qs)));
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(y.d)));
+            acc[a] = _mm256_fmadd_ps(sums, d, acc[a]);
+        }
+    }
+    for (int a = 0; a < A; ++a) _mm256_storeu_ps(out + a * os, acc[a]);
+}
+
+}  // namespace
+
+void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    block_tile<BlockQ4_0, BlockQ8_0, q4_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    block_tile<BlockQ5_0, BlockQ8_0, q5_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    block_tile<BlockQ8_0, BlockQ8_0, q8_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    block_tile<BlockQ4_1, BlockQ8_1, q4_1_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    block_tile<BlockQ5_1, BlockQ8_1, q5_1_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+
+// Rows in groups of 8 (llama.cpp repacks only matrices whose rows are a multiple of 8);
+// any rest one row at a time with the one-output kernel.
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
+                        float* out, size_t os) {
+    constexpr int A = 4;
+    const int64_t nb = n / QK4_0;
+    auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
+    auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
+    const int rows8 = n_rows - n_rows % 8;
+    for (int a = 0; a < n_acts; a += A) {
+        for (int r = 0; r < rows8; r += 8) {
+            if (a + A <= n_acts) {
+                q4_0_repacked_micro<A>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+            } else {
+                for (int i = a; i < n_acts; ++i) q4_0_repacked_micro<1>(nb, wrow(r), ws, arow(i), as, out + i * os + r, os);
+            }
+        }
+        for (int i = a; i < std::min(a + A, n_acts); ++i) {
+            for (int r = rows8; r < n_rows; ++r) out[i * os + r] = vec_dot_q4_0_repacked(n, wrow(r), arow(i));
+        }
+    }
+}
+
+}  // namespace natter::avx2

@@ -1,0 +1,110 @@
+// The tiled kernels (Kernels::tile_dot) against the one-output kernels they stand for, on
+// random data: every output of a tile must have the bits of vec_dot on its weight row and
+// activation row in the same order. Tile shapes with edges (rows and activation rows that do
+// not fill a micro-tile) are included, and the output stride is wider than the tile.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "quant/kernels.h"
+#include "quant/quant.h"
+
+namespace natter {
+namespace {
+
+struct Case {
+    GgmlType type;
+    DotPath path;
+};
+
+std::vector<float> random_floats(std::mt19937& rng, size_t n) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+// Quantized rows of `type`, `rows` rows of `cols` each.
+std::vector<uint8_t> random_rows(std::mt19937& rng, GgmlType type, int rows, int64_t cols) {
+    const size_t row_bytes = row_size(type, cols);
+    std::vector<uint8_t> bytes(row_bytes * rows);
+    for (int r = 0; r < rows; ++r) {
+        const std::vector<float> x = random_floats(rng, static_cast<size_t>(cols));
+        quantize_row(type, x.data(), bytes.data() + r * row_bytes, cols);
+    }
+    return bytes;
+}
+
+// Returns the number of outputs whose bits differ from vec_dot's.
+int compare_tile(const Kernels& k, const Case& c, int n_rows, int n_acts, int64_t cols, std::mt19937& rng) {
+    const GgmlType act_type = traits(c.type).vec_dot_type;
+    const size_t w_bytes = row_size(c.type, cols);
+    const size_t a_bytes = row_size(act_type, cols);
+    const std::vector<uint8_t> w = random_rows(rng, c.type, n_rows, cols);
+    std::vector<uint8_t> act(a_bytes * n_acts);
+    for (int a = 0; a < n_acts; ++a) {
+        const std::vector<float> x = random_floats(rng, static_cast<size_t>(cols));
+        k.quantize_row(act_type)(x.data(), act.data() + a * a_bytes, cols);
+    }
+    const size_t out_stride = static_cast<size_t>(n_rows) + 5;
+    std::vector<float> out(out_stride * n_acts, -1.0f);
+    k.tile_dot(c.type, c.path)(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), out_stride);
+    const VecDotFn dot = k.vec_dot(c.type, c.path);
+    int differing = 0;
+    for (int a = 0; a < n_acts; ++a) {
+        for (int r = 0; r < n_rows; ++r) {
+            const float expected = dot(cols, w.data() + r * w_bytes, act.data() + a * a_bytes);
+            const float got = out[a * out_stride + r];
+            if (std::bit_cast<uint32_t>(expected) != std::bit_cast<uint32_t>(got)) {
+                if (differing++ == 0) {
+                    ADD_FAILURE() << type_name(c.type) << " path " << static_cast<int>(c.path) << " tile " << n_rows << "x"
+                                  << n_acts << ": row " << r << " act " << a << " is " << got << ", vec_dot " << expected;
+                }
+            }
+        }
+        // Outside the tile nothing is written.
+        for (size_t r = static_cast<size_t>(n_rows); r < out_stride; ++r) EXPECT_EQ(out[a * out_stride + r], -1.0f);
+    }
+    return differing;
+}
+
+class TileDot : public ::testing::TestWithParam<Case> {
+protected:
+    void SetUp() override {
+        if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+        if (!avx2_kernels()->tile_dot(GetParam().type, GetParam().path)) GTEST_SKIP() << "no tiled kernel";
+    }
+};
+
+TEST_P(TileDot, EveryOutputAsVecDot) {
+    std::mt19937 rng(1234 + static_cast<int>(GetParam().type) * 7 + static_cast<int>(GetParam().path));
+    const int64_t cols = traits(GetParam().type).block_size == 256 ? 512 : 320;
+    const int shapes[][2] = {{1, 1}, {8, 1}, {19, 1}, {27, 3}, {16, 4}, {24, 9}, {33, 13}};
+    for (const auto& shape : shapes) {
+        EXPECT_EQ(compare_tile(*avx2_kernels(), GetParam(), shape[0], shape[1], cols, rng), 0);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, TileDot,
+                         ::testing::Values(Case{GgmlType::Q4_0, DotPath::TinyBlas}, Case{GgmlType::Q4_0, DotPath::Repacked},
+                                           Case{GgmlType::Q4_0, DotPath::RepackedGemm},
+                                           Case{GgmlType::Q4_1, DotPath::Vector}, Case{GgmlType::Q5_0, DotPath::TinyBlas},
+                                           Case{GgmlType::Q5_1, DotPath::Vector}, Case{GgmlType::Q8_0, DotPath::Vector},
+                                           Case{GgmlType::Q8_0, DotPath::TinyBlas}, Case{GgmlType::Q4_K, DotPath::Repacked},
+                                           Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q4_K, DotPath::Vector},
+                                           Case{GgmlType::Q6_K, DotPath::Tiled}, Case{GgmlType::Q6_K, DotPath::Vector}));
+
+// The tiled kernels exist where the forward pass spends its time.
+TEST(TileDotTable, CoversTheBenchmarkFormats) {
+    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+    EXPECT_NE(avx2_kernels()->tile_dot(GgmlType::Q4_1, DotPath::Vector), nullptr);
+    EXPECT_NE(avx2_kernels()->tile_dot(GgmlType::Q8_0, DotPath::TinyBlas), nullptr);
+    EXPECT_NE(avx2_kernels()->tile_dot(GgmlType::Q4_0, DotPath::RepackedGemm), nullptr);
+    EXPECT_EQ(reference_kernels().tile_dot(GgmlType::Q8_0, DotPath::TinyBlas), nullptr);
+}
+
+}  // namespace
+}  // namespace natter
