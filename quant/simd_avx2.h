@@ -131,6 +131,13 @@ void tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, s
 void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                         size_t os);
+void tile_q4_k_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                        size_t os);
+void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
+                             float* out, size_t os);
+void tile_q6_k(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                     size_t os);
 
 void fp32_to_fp16_row(const float* x, uint16_t* dst, int64_t n);
 double softmax_exp(int64_t n, float* y, const float* x, float max);

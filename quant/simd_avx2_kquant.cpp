@@ -262,4 +262,143 @@ float vec_dot_q4_k_repacked_gemm(int64_t n, const void* w, const void* a) {
     return acc - acc_min;
 }
 
+// Tiles (TileDotFn): one weight row at a time against up to kActs activation rows, each
+// super-block unpacked once for all of them. The integer lanes are those of the one-output
+// kernels above (madd by a 16-bit scale forms the same exact products as scale_halves), and
+// the float steps per output are theirs, in their order.
+namespace {
+
+constexpr int kActs = 4;
+
+template <int A>
+void act_blocks(const void* act, size_t as, int64_t b, const BlockQ8_K* y[A]) {
+    for (int a = 0; a < A; ++a) y[a] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) + a * as) + b;
+}
+
+// Q4_K as the repacked GEMV sums it (per super-block) or the GEMM (per 64 elements).
+template <bool kGemm, int A>
+void q4k_repacked_micro(int64_t nb, const BlockQ4_K* x, const void* act, size_t as, float* out, size_t os) {
+    float acc[A] = {}, acc_min[A] = {};
+    for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ8_K* y[A];
+        act_blocks<A>(act, as, b, y);
+        const float d = half_to_float(x[b].d), dmin = half_to_float(x[b].dmin);
+        __m256i lanes[A];
+        int mins[A];
+        for (int a = 0; a < A; ++a) lanes[a] = _mm256_setzero_si256(), mins[a] = 0;
+        for (int c = 0; c < 8; c += 2) {
+            const __m256i bits = load32(x[b].qs + 16 * c);
+            const __m256i q0 = _mm256_and_si256(bits, _mm256_set1_epi8(15));
+            const __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(15));
+            int s0 = 0, m0 = 0, s1 = 0, m1 = 0;
+            detail::k4_scale_min(x[b].scales, c, s0, m0);
+            detail::k4_scale_min(x[b].scales, c + 1, s1, m1);
+            const __m256i sc0 = _mm256_set1_epi16(static_cast<short>(s0)), sc1 = _mm256_set1_epi16(static_cast<short>(s1));
+            for (int a = 0; a < A; ++a) {
+                const __m256i l0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, load32(y[a]->qs + 32 * c)), sc0);
+                const __m256i l1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, load32(y[a]->qs + 32 * c + 32)), sc1);
+                const int16_t* bs = y[a]->bsums + 2 * c;
+                const int m = m0 * (bs[0] + bs[1]) + m1 * (bs[2] + bs[3]);
+                if constexpr (kGemm) {
+                    const float da = y[a]->d;
+                    acc[a] = std::fma(static_cast<float>(hsum8_i32(_mm256_add_epi32(l0, l1))), d * da, acc[a]);
+                    acc_min[a] = std::fma(static_cast<float>(m), dmin * da, acc_min[a]);
+                } else {
+                    lanes[a] = _mm256_add_epi32(lanes[a], _mm256_add_epi32(l0, l1));
+                    mins[a] += m;
+                }
+            }
+        }
+        if constexpr (!kGemm) {
+            for (int a = 0; a < A; ++a) {
+                acc[a] = std::fma(static_cast<float>(hsum8_i32(lanes[a])), d * y[a]->d, acc[a]);
+                acc_min[a] = std::fma(static_cast<float>(mins[a]), dmin * y[a]->d, acc_min[a]);
+            }
+        }
+    }
+    for (int a = 0; a < A; ++a) out[a * os] = acc[a] - acc_min[a];
+}
+
+// Q6_K as vec_dot sums it (8 float lanes per output) or the tiled kernel (one float).
+template <bool kTiled, int A>
+void q6k_micro(int64_t nb, const BlockQ6_K* x, const void* act, size_t as, float* out, size_t os) {
+    __m256 vacc[A];
+    float acc[A] = {};
+    for (int a = 0; a < A; ++a) vacc[a] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ8_K* y[A];
+        act_blocks<A>(act, as, b, y);
+        __m256i lanes[A];
+        for (int a = 0; a < A; ++a) lanes[a] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half) {
+            const __m256i ql0 = load32(x[b].ql + 64 * half);
+            const __m256i ql1 = load32(x[b].ql + 64 * half + 32);
+            const __m256i qh = load32(x[b].qh + 32 * half);
+            const __m256i m15 = _mm256_set1_epi8(15);
+            const __m256i low[4] = {_mm256_and_si256(ql0, m15), _mm256_and_si256(ql1, m15),
+                                    _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m15),
+                                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m15)};
+            for (int k = 0; k < 4; ++k) {
+                const int c = 4 * half + k;
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
+                const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(high, 4));
+                const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[2 * c + 1]), _mm_set1_epi16(x[b].scales[2 * c]));
+                for (int a = 0; a < A; ++a) {
+                    const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load32(y[a]->qs + 32 * c)), scale);
+                    lanes[a] = _mm256_add_epi32(lanes[a], sums);
+                }
+            }
+        }
+        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+        const float dw = half_to_float(x[b].d);
+        for (int a = 0; a < A; ++a) {
+            const __m256i offsets = _mm256_slli_epi32(_mm256_madd_epi16(load32(y[a]->bsums), scales16), 5);
+            const __m256i total = _mm256_sub_epi32(lanes[a], offsets);
+            if constexpr (kTiled) {
+                acc[a] = std::fma(dw * static_cast<float>(hsum8_i32(total)), y[a]->d, acc[a]);
+            } else {
+                vacc[a] = _mm256_fmadd_ps(_mm256_set1_ps(y[a]->d * dw), _mm256_cvtepi32_ps(total), vacc[a]);
+            }
+        }
+    }
+    for (int a = 0; a < A; ++a) out[a * os] = kTiled ? acc[a] : hsum8(vacc[a]);
+}
+
+// Every weight row against the activation rows in groups of kActs, then the rest singly.
+template <typename Block, void (*Many)(int64_t, const Block*, const void*, size_t, float*, size_t),
+          void (*One)(int64_t, const Block*, const void*, size_t, float*, size_t)>
+void row_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
+              size_t os) {
+    const int64_t nb = n / QK_K;
+    for (int a = 0; a < n_acts; a += kActs) {
+        const uint8_t* a0 = static_cast<const uint8_t*>(act) + a * as;
+        for (int r = 0; r < n_rows; ++r) {
+            const auto* x = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r * ws);
+            if (a + kActs <= n_acts) {
+                Many(nb, x, a0, as, out + a * os + r, os);
+            } else {
+                for (int i = a; i < n_acts; ++i) One(nb, x, a0 + (i - a) * as, as, out + i * os + r, os);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void tile_q4_k_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
+                        float* out, size_t os) {
+    row_tile<BlockQ4_K, q4k_repacked_micro<false, kActs>, q4k_repacked_micro<false, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
+                             float* out, size_t os) {
+    row_tile<BlockQ4_K, q4k_repacked_micro<true, kActs>, q4k_repacked_micro<true, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q6_k(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    row_tile<BlockQ6_K, q6k_micro<false, kActs>, q6k_micro<false, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                     size_t os) {
+    row_tile<BlockQ6_K, q6k_micro<true, kActs>, q6k_micro<true, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+
 }  // namespace natter::avx2

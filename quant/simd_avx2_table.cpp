@@ -51,6 +51,10 @@ TileDotFn tile_dot(GgmlType type, DotPath path) {
         case GgmlType::Q5_0: return avx2::tile_q5_0;
         case GgmlType::Q5_1: return avx2::tile_q5_1;
         case GgmlType::Q8_0: return avx2::tile_q8_0;
+        case GgmlType::Q4_K:
+            if (path == DotPath::RepackedGemm) return avx2::tile_q4_k_repacked_gemm;
+            return path == DotPath::Repacked ? avx2::tile_q4_k_repacked : nullptr;
+        case GgmlType::Q6_K: return path == DotPath::Tiled ? avx2::tile_q6_k_tiled : avx2::tile_q6_k;
         default: return nullptr;
     }
 }
