@@ -96,9 +96,12 @@ KBlock q45k_block(const Block& x, const BlockQ8_K& y) {
 }
 
 // Q6_K: unsigned 6-bit q (4 bits in ql, 2 in qh), 16 groups with int8 scales; the offset
-// 32 comes off afterwards as 32 * (scale * bsum) of groups 2L and 2L+1 from lane L.
-KBlock q6k_block(const BlockQ6_K& x, const BlockQ8_K& y) {
-    KBlock r{_mm256_setzero_si256()};
+// 32 comes off afterwards as 32 * (scale * bsum) of groups 2L and 2L+1 from lane L. The
+// lanes of one weight super-block with A activation blocks, the weights unpacked once.
+// (madd by a 16-bit scale forms the same exact products as scale_halves.)
+template <int A>
+void q6k_lanes(const BlockQ6_K& x, const BlockQ8_K* const y[A], __m256i lanes[A]) {
+    for (int a = 0; a < A; ++a) lanes[a] = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
         const __m256i ql0 = load32(x.ql + 64 * half);
         const __m256i ql1 = load32(x.ql + 64 * half + 32);
@@ -111,13 +114,24 @@ KBlock q6k_block(const BlockQ6_K& x, const BlockQ8_K& y) {
             const int c = 4 * half + k;
             const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
             const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(high, 4));
-            const __m256i sums = dot_u8_i8(q, load32(y.qs + 32 * c));
-            r.lanes = _mm256_add_epi32(r.lanes, scale_halves(sums, x.scales[2 * c], x.scales[2 * c + 1]));
+            const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x.scales[2 * c + 1]), _mm_set1_epi16(x.scales[2 * c]));
+            for (int a = 0; a < A; ++a) {
+                const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load32(y[a]->qs + 32 * c)), scale);
+                lanes[a] = _mm256_add_epi32(lanes[a], sums);
+            }
         }
     }
     const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
-    const __m256i offsets = _mm256_slli_epi32(_mm256_madd_epi16(load32(y.bsums), scales16), 5);
-    r.lanes = _mm256_sub_epi32(r.lanes, offsets);
+    for (int a = 0; a < A; ++a) {
+        const __m256i offsets = _mm256_slli_epi32(_mm256_madd_epi16(load32(y[a]->bsums), scales16), 5);
+        lanes[a] = _mm256_sub_epi32(lanes[a], offsets);
+    }
+}
+
+KBlock q6k_block(const BlockQ6_K& x, const BlockQ8_K& y) {
+    const BlockQ8_K* const ys[1] = {&y};
+    KBlock r;
+    q6k_lanes<1>(x, ys, &r.lanes);
     return r;
 }
 
@@ -329,31 +343,10 @@ void q6k_micro(int64_t nb, const BlockQ6_K* x, const void* act, size_t as, float
         const BlockQ8_K* y[A];
         act_blocks<A>(act, as, b, y);
         __m256i lanes[A];
-        for (int a = 0; a < A; ++a) lanes[a] = _mm256_setzero_si256();
-        for (int half = 0; half < 2; ++half) {
-            const __m256i ql0 = load32(x[b].ql + 64 * half);
-            const __m256i ql1 = load32(x[b].ql + 64 * half + 32);
-            const __m256i qh = load32(x[b].qh + 32 * half);
-            const __m256i m15 = _mm256_set1_epi8(15);
-            const __m256i low[4] = {_mm256_and_si256(ql0, m15), _mm256_and_si256(ql1, m15),
-                                    _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m15),
-                                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m15)};
-            for (int k = 0; k < 4; ++k) {
-                const int c = 4 * half + k;
-                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
-                const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(high, 4));
-                const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[2 * c + 1]), _mm_set1_epi16(x[b].scales[2 * c]));
-                for (int a = 0; a < A; ++a) {
-                    const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load32(y[a]->qs + 32 * c)), scale);
-                    lanes[a] = _mm256_add_epi32(lanes[a], sums);
-                }
-            }
-        }
-        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+        q6k_lanes<A>(x[b], y, lanes);
         const float dw = half_to_float(x[b].d);
         for (int a = 0; a < A; ++a) {
-            const __m256i offsets = _mm256_slli_epi32(_mm256_madd_epi16(load32(y[a]->bsums), scales16), 5);
-            const __m256i total = _mm256_sub_epi32(lanes[a], offsets);
+            const __m256i total = lanes[a];
             if constexpr (kTiled) {
                 acc[a] = std::fma(dw * static_cast<float>(hsum8_i32(total)), y[a]->d, acc[a]);
             } else {
