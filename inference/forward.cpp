@@ -215,13 +215,21 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     float* w = &att_scores_[slot];
     uint16_t* p16 = &att_probs_[slot];
     const uint16_t* q = &q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
-    for (int j = 0; j < n_kv; ++j) {
-        w[j] = j <= pos ? dot(hd, cache_.k_at(layer, j) + kvh * hd, q) * scale : -std::numeric_limits<float>::infinity();
+    const size_t kv_dim = static_cast<size_t>(hp.kv_dim());
+    if (n_tokens == 1) {
+        for (int j = 0; j <= pos; ++j) w[j] = dot(hd, cache_.k_at(layer, j) + kvh * hd, q);
+    } else {
+        k.dot_f16_batch_rows(hd, cache_.k_at(layer, 0) + kvh * hd, kv_dim, pos + 1, q, w);
     }
+    for (int j = 0; j < n_kv; ++j) w[j] = j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
     softmax(w, n_kv);
     k.fp32_to_fp16_row(w, p16, n_kv);
     float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
-    for (int i = 0; i < hd; ++i) out[i] = dot(n_kv, cache_.v_row(layer, kvh * hd + i), p16);
+    if (n_tokens == 1) {
+        for (int i = 0; i < hd; ++i) out[i] = dot(n_kv, cache_.v_row(layer, kvh * hd + i), p16);
+    } else {
+        k.dot_f16_batch_rows(n_kv, cache_.v_row(layer, kvh * hd), static_cast<size_t>(cache_.capacity), hd, p16, out);
+    }
 }
 
 }  // namespace natter

@@ -61,6 +61,10 @@ float dot_f16_ref(int64_t n, const uint16_t* x, const uint16_t* y) {
     return vec_dot(GgmlType::F16, n, x, y);
 }
 
+void dot_f16_rows_ref(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const uint16_t* y, float* out) {
+    for (int r = 0; r < n_rows; ++r) out[r] = dot_f16_ref(n, x + r * x_stride, y);
+}
+
 void fp32_to_fp16_row_ref(const float* x, uint16_t* dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(x[i]);
 }
@@ -79,7 +83,7 @@ void swiglu_ref(int64_t n, const float* gate, const float* up, float* out) {
 }
 
 constexpr Kernels kReference = {
-    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref,
+    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_rows_ref,
     fp32_to_fp16_row_ref, softmax_exp_ref, swiglu_ref,
 };
 

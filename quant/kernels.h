@@ -54,6 +54,8 @@ struct Kernels {
     // tinyBLAS (a batch of query rows) sum them.
     HalfDotFn dot_f16;
     HalfDotFn dot_f16_batch;
+    // out[r] = dot_f16_batch(n, x + r * x_stride, y) for r < n_rows, bit for bit.
+    void (*dot_f16_batch_rows)(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const uint16_t* y, float* out);
     // dst[i] = fp32_to_fp16(x[i]) (round to nearest even, as F16C does).
     void (*fp32_to_fp16_row)(const float* x, uint16_t* dst, int64_t n);
     // y[i] = exp(x[i] - max) with ggml's vectorised expf; returns the sum of the y[i] added

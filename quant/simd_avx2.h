@@ -122,6 +122,8 @@ float vec_dot_bf16(int64_t n, const void* w, const void* a);
 float tinyblas_dot_f32(int64_t n, const void* w, const void* a);
 float tinyblas_dot_f16(int64_t n, const void* w, const void* a);
 float tinyblas_dot_bf16(int64_t n, const void* w, const void* a);
+// tinyblas_dot_f16 of n_rows rows of x (stride elements apart) with y into out[0..n_rows).
+void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_rows, const uint16_t* y, float* out);
 
 // Tiles of those dot products (TileDotFn in quant/kernels.h), bit for bit the kernels above.
 void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);

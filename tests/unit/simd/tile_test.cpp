@@ -97,6 +97,28 @@ INSTANTIATE_TEST_SUITE_P(Types, TileDot,
                                            Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q4_K, DotPath::Vector},
                                            Case{GgmlType::Q6_K, DotPath::Tiled}, Case{GgmlType::Q6_K, DotPath::Vector}));
 
+// Attention's batched F16 products, many rows of the cache with one query at a time.
+TEST(HalfDotRows, EveryRowAsTinyBlas) {
+    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+    const Kernels& k = *avx2_kernels();
+    std::mt19937 rng(99);
+    for (const int n : {64, 256, 520}) {
+        for (const int n_rows : {1, 7, 8, 21}) {
+            const size_t stride = static_cast<size_t>(n) + 24;
+            std::vector<uint16_t> x(stride * n_rows), y(static_cast<size_t>(n));
+            const std::vector<float> xf = random_floats(rng, x.size()), yf = random_floats(rng, y.size());
+            k.fp32_to_fp16_row(xf.data(), x.data(), static_cast<int64_t>(x.size()));
+            k.fp32_to_fp16_row(yf.data(), y.data(), n);
+            std::vector<float> out(static_cast<size_t>(n_rows));
+            k.dot_f16_batch_rows(n, x.data(), stride, n_rows, y.data(), out.data());
+            for (int r = 0; r < n_rows; ++r) {
+                const float expected = k.dot_f16_batch(n, x.data() + r * stride, y.data());
+                EXPECT_EQ(std::bit_cast<uint32_t>(out[r]), std::bit_cast<uint32_t>(expected)) << n << " " << r;
+            }
+        }
+    }
+}
+
 // The tiled kernels exist where the forward pass spends its time.
 TEST(TileDotTable, CoversTheBenchmarkFormats) {
     if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
