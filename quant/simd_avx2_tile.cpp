@@ -14,6 +14,10 @@
 namespace natter::avx2 {
 namespace {
 
+// Blocks ahead that each weight row is prefetched: several rows far apart are more streams
+// than the hardware prefetcher follows well.
+constexpr int kPrefetchBlocks = 64;
+
 template <typename Block>
 const Block& block_at(const void* rows, size_t stride, int r, int64_t b) {
     return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + r * stride)[b];
@@ -40,6 +44,7 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
         float dw[R], mw[R];
         for (int r = 0; r < R; ++r) {
             const Block& x = block_at<Block>(w, ws, r, b);
+            _mm_prefetch(reinterpret_cast<const char*>(&x + kPrefetchBlocks), _MM_HINT_T0);
             const __m256i q = Quants(x);
             if constexpr (kOffsets) {
                 unsigned_q[r] = q;
@@ -80,7 +85,7 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
 template <typename Block, typename Act, __m256i (*Quants)(const Block&)>
 void block_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
                 size_t os) {
-    constexpr int R = 2, A = 4, kRowsAlone = 4;
+    constexpr int R = 2, A = 4, kRowsAlone = 1;
     const int64_t nb = n / Block::elements;
     auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
     auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
@@ -122,8 +127,6 @@ __m256i row_sums8(const __m256i q[8], __m256i qa) {
 // 8 weight rows of Q4_0 x A activation rows in the repacked GEMV/GEMM order, where each
 // output is a scalar acc = fma(block integer sum, d_w * d_a, acc): the 8 rows are the 8
 // lanes of one vector, as in llama.cpp's own 8-row kernel, lane for lane the scalar steps.
-constexpr int kPrefetchBlocks = 24;
-
 template <int A>
 void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, float* out, size_t os) {
     __m256 acc[A];
@@ -133,7 +136,6 @@ void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, 
         uint16_t d_half[8];
         for (int r = 0; r < 8; ++r) {
             const BlockQ4_0& x = block_at<BlockQ4_0>(w, ws, r, b);
-            // Eight rows far apart are more streams than the hardware prefetcher follows well.
             _mm_prefetch(reinterpret_cast<const char*>(&x + kPrefetchBlocks), _MM_HINT_T0);
             q[r] = unpack_nibbles(x.qs);
             d_half[r] = x.d;

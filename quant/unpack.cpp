@@ -74,19 +74,6 @@ void unpack(const BlockQ8_1& block, int8_t q[QK8_1]) { std::memcpy(q, block.qs, 
 
 void unpack(const BlockQ8_K& block, int8_t q[QK_K]) { std::memcpy(q, block.qs, QK_K); }
 
-void k4_scale_min(const uint8_t packed[K_SCALE_SIZE], int j, int& scale, int& min) {
-    // Groups 0..3 use the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); groups 4..7
-    // keep their low 4 bits in bytes 8..11 and their top 2 bits in the spare bits 6..7 of
-    // the first eight bytes.
-    if (j < 4) {
-        scale = packed[j] & 63;
-        min = packed[j + 4] & 63;
-    } else {
-        scale = (packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4);
-        min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
-    }
-}
-
 void q3_K_scales(const uint8_t packed[12], int scales[16]) {
     // Low 4 bits: nibbles of bytes 0..7 (low nibbles are scales 0..7, high ones 8..15).
     // High 2 bits of scale j: bits 2 * (j / 4) of byte 8 + j % 4.

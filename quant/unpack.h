@@ -43,7 +43,20 @@ concept GroupedBlock = requires(const Block& block, int8_t* q, KGroups& groups) 
 };
 
 // The 6-bit scale and min of group j (0..7) in Q4_K / Q5_K's 12 packed bytes.
-void k4_scale_min(const uint8_t packed[K_SCALE_SIZE], int j, int& scale, int& min);
+// Inline: the k-quant dot products call it for every group of every block.
+inline void k4_scale_min(const uint8_t packed[K_SCALE_SIZE], int j, int& scale, int& min) {
+    // Groups 0..3 use the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); groups 4..7
+    // keep their low 4 bits in bytes 8..11 and their top 2 bits in the spare bits 6..7 of
+    // the first eight bytes.
+    if (j < 4) {
+        scale = packed[j] & 63;
+        min = packed[j + 4] & 63;
+    } else {
+        scale = (packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4);
+        min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
+    }
+}
+
 // Q3_K's 16 6-bit scales (stored biased by 32), returned as -32..31.
 void q3_K_scales(const uint8_t packed[12], int scales[16]);
 
