@@ -22,8 +22,17 @@ namespace {
 
 // A divergence from llama.cpp is accepted only where its own top two logits are this close.
 constexpr float kNearTie = 0.01f;
-// Largest accepted |ours - llama.cpp| over all logits of the first generated position.
-constexpr float kMaxLogitDiff = 0.05f;
+// The references were made by llama.cpp's x86 CPU backend, and our AVX2 kernels add up in
+// exactly its order, so the logits must be the same floats: no tolerance at all.
+//
+// The portable kernels (a CPU without AVX2, or NATTER_KERNELS=reference) sum in their own
+// order. That alone is harmless (1e-6), but it now and then moves an activation across a
+// rounding boundary of its Q8 (or BF16) quantization, a whole step, which SmolLM2's large
+// activation outliers amplify: measured max |logit diff| 0.2-1.9 on the quantized variants,
+// as llama.cpp's own portable build would show against its AVX2 one. There is no token-exact
+// expectation for them, so this test is skipped; tests/unit/simd checks every AVX2 kernel
+// against the portable one on random data.
+constexpr float kMaxLogitDiff = 0.0f;
 
 std::string cache_dir() {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
@@ -91,6 +100,9 @@ const natter::Model& cached_model(const std::string& path) {
 class EngineVsLlamaCpp : public ::testing::TestWithParam<Case> {};
 
 TEST_P(EngineVsLlamaCpp, MatchesReference) {
+    if (natter::kernels().name != "avx2") {
+        GTEST_SKIP() << "references are llama.cpp's AVX2 results; kernels here: " << natter::kernels().name;
+    }
     const Case& c = GetParam();
     std::ifstream in(c.file);
     const json doc = json::parse(in);
@@ -115,7 +127,7 @@ TEST_P(EngineVsLlamaCpp, MatchesReference) {
     const auto ref_top = ref["top10"].get<std::vector<int32_t>>();
     std::cout << "[ logits ] " << c.model << "/" << c.name << ": max |diff| = " << max_diff
               << ", top-10 " << (our_top == ref_top ? "identical" : "DIFFERENT") << "\n";
-    EXPECT_LT(max_diff, kMaxLogitDiff);
+    EXPECT_LE(max_diff, kMaxLogitDiff);
     for (size_t i = 0; i < ref_top.size(); ++i) {
         if (our_top[i] == ref_top[i]) continue;
         const float gap = std::fabs(expected[static_cast<size_t>(our_top[i])] - expected[static_cast<size_t>(ref_top[i])]);
