@@ -33,6 +33,13 @@ inline int hsum8_i32(__m256i v) {
     return _mm_cvtsi128_si32(r);
 }
 
+// Four bytes at p in every 32-bit lane.
+inline __m256i broadcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof(v));
+    return _mm256_set1_epi32(v);
+}
+
 // Products of unsigned bytes u with signed bytes s, summed in fours: int32 lane k holds
 // u[4k]s[4k] + ... + u[4k+3]s[4k+3]. (Pairs are first added in int16, which cannot
 // overflow for the quants used here.)
@@ -137,6 +144,12 @@ void tile_q4_k_repacked(int64_t n, const void* w, size_t ws, int n_rows, const v
                         size_t os);
 void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
                              float* out, size_t os);
+// 8-row groups [0, 8 * n_groups) of a Q4_K tile in the repacked GEMM (gemm) or GEMV order.
+void tile_q4_k_rows8(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts, float* out,
+                     size_t os, bool gemm);
+// 8-row groups [0, 8 * n_groups) of a Q6_K tile in the tiled k-quant order.
+void tile_q6_k_rows8(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts, float* out,
+                     size_t os);
 void tile_q6_k(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);

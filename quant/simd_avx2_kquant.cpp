@@ -387,22 +387,46 @@ void row_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, 
     }
 }
 
+// Full groups of 8 weight rows go to the kernels with the 8 rows as lanes (simd_avx2_rows8.cpp);
+// for Q6_K only batches of kRows8Acts or more, over which its per-tile copy of the rows pays off.
+constexpr int kRows8Acts = 16;
+
+template <bool kGemm>
+void q4k_repacked_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                       size_t os) {
+    int r = 0;
+    if (n_rows >= 8) {
+        tile_q4_k_rows8(n, w, ws, n_rows / 8, a, as, n_acts, out, os, kGemm);
+        r = n_rows - n_rows % 8;
+    }
+    if (r == n_rows) return;
+    row_tile<BlockQ4_K, q4k_repacked_micro<kGemm, kActs>, q4k_repacked_micro<kGemm, 1>>(
+        n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r, a, as, n_acts, out + r, os);
+}
+
 }  // namespace
 
 void tile_q4_k_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
                         float* out, size_t os) {
-    row_tile<BlockQ4_K, q4k_repacked_micro<false, kActs>, q4k_repacked_micro<false, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+    q4k_repacked_tile<false>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
                              float* out, size_t os) {
-    row_tile<BlockQ4_K, q4k_repacked_micro<true, kActs>, q4k_repacked_micro<true, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+    q4k_repacked_tile<true>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 void tile_q6_k(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
     row_tile<BlockQ6_K, q6k_micro<false, kActs>, q6k_micro<false, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os) {
-    row_tile<BlockQ6_K, q6k_micro<true, kActs>, q6k_micro<true, 1>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+    int r = 0;
+    if (n_acts >= kRows8Acts && n_rows >= 8) {
+        tile_q6_k_rows8(n, w, ws, n_rows / 8, a, as, n_acts, out, os);
+        r = n_rows - n_rows % 8;
+    }
+    if (r == n_rows) return;
+    row_tile<BlockQ6_K, q6k_micro<true, kActs>, q6k_micro<true, 1>>(n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r,
+                                                                   a, as, n_acts, out + r, os);
 }
 
 }  // namespace natter::avx2

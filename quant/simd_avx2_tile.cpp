@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "quant/blocks.h"
 #include "quant/simd_avx2.h"
@@ -104,54 +105,70 @@ void block_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act
     }
 }
 
-// The integer block sums of 8 weight rows with one activation block, row r in lane r.
-// maddubs gives each row's products in pairs (int16); three rounds of pairwise adds across
-// the 8 rows leave each row's 16 products per 128-bit half in one int16 (|sum| <= 16 * 8 *
-// 128, no overflow), and the two halves are added in int32. Integer sums are exact, so this
-// grouping gives the very totals llama.cpp's kernel forms.
-__m256i row_sums8(const __m256i q[8], __m256i qa) {
-    // (q - 8) * y per pair, with the unsigned nibbles q that maddubs needs.
-    const __m256i eights = _mm256_maddubs_epi16(_mm256_set1_epi8(8), qa);
-    __m256i pairs[8];
-    for (int r = 0; r < 8; ++r) pairs[r] = _mm256_sub_epi16(_mm256_maddubs_epi16(q[r], qa), eights);
-    const __m256i s01 = _mm256_hadd_epi16(pairs[0], pairs[1]);
-    const __m256i s23 = _mm256_hadd_epi16(pairs[2], pairs[3]);
-    const __m256i s45 = _mm256_hadd_epi16(pairs[4], pairs[5]);
-    const __m256i s67 = _mm256_hadd_epi16(pairs[6], pairs[7]);
-    // Per 128-bit half, int16 lane r: row r's sum over that half.
-    const __m256i s = _mm256_hadd_epi16(_mm256_hadd_epi16(s01, s23), _mm256_hadd_epi16(s45, s67));
-    return _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s)),
-                            _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s, 1)));
-}
-
 // 8 weight rows of Q4_0 x A activation rows in the repacked GEMV/GEMM order, where each
 // output is a scalar acc = fma(block integer sum, d_w * d_a, acc): the 8 rows are the 8
 // lanes of one vector, as in llama.cpp's own 8-row kernel, lane for lane the scalar steps.
+// The 8 rows' quant bytes are transposed in registers so that 32-bit lane r of vector k
+// holds bytes 4k..4k+3 of row r (elements 4k..4k+3 in the low nibbles, 16+4k.. in the high
+// ones); one maddubs with those 4 elements of an activation row broadcast to every lane then
+// forms products of all 8 rows, each staying in its own lanes, so the block sums need no
+// horizontal adds. The unsigned nibbles give sum q * y; sum (q - 8) * y is that minus
+// 8 * sum y, exact in int32 (int16 lanes hold at most 16 products of 15 * 127).
 template <int A>
-void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, float* out, size_t os) {
+void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, const int32_t* y_sums,
+                         size_t sums_stride, float* out, size_t os) {
     __m256 acc[A];
     for (int a = 0; a < A; ++a) acc[a] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15);
     for (int64_t b = 0; b < nb; ++b) {
-        __m256i q[8];
-        uint16_t d_half[8];
+        const BlockQ4_0* x[8];
         for (int r = 0; r < 8; ++r) {
-            const BlockQ4_0& x = block_at<BlockQ4_0>(w, ws, r, b);
-            _mm_prefetch(reinterpret_cast<const char*>(&x + kPrefetchBlocks), _MM_HINT_T0);
-            q[r] = unpack_nibbles(x.qs);
-            d_half[r] = x.d;
+            x[r] = &block_at<BlockQ4_0>(w, ws, r, b);
+            _mm_prefetch(reinterpret_cast<const char*>(x[r] + kPrefetchBlocks), _MM_HINT_T0);
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16(
-            static_cast<short>(d_half[0]), static_cast<short>(d_half[1]), static_cast<short>(d_half[2]),
-            static_cast<short>(d_half[3]), static_cast<short>(d_half[4]), static_cast<short>(d_half[5]),
-            static_cast<short>(d_half[6]), static_cast<short>(d_half[7])));
+        __m256i t[4];
+        for (int r = 0; r < 4; ++r) {
+            t[r] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(x[r + 4]->qs), reinterpret_cast<const __m128i*>(x[r]->qs));
+        }
+        const __m256i u0 = _mm256_unpacklo_epi32(t[0], t[1]), u1 = _mm256_unpackhi_epi32(t[0], t[1]);
+        const __m256i u2 = _mm256_unpacklo_epi32(t[2], t[3]), u3 = _mm256_unpackhi_epi32(t[2], t[3]);
+        const __m256i groups[4] = {_mm256_unpacklo_epi64(u0, u2), _mm256_unpackhi_epi64(u0, u2),
+                                   _mm256_unpacklo_epi64(u1, u3), _mm256_unpackhi_epi64(u1, u3)};
+        uint64_t d_lo = 0, d_hi = 0;
+        for (int r = 0; r < 4; ++r) {
+            d_lo |= static_cast<uint64_t>(x[r]->d) << (16 * r);
+            d_hi |= static_cast<uint64_t>(x[r + 4]->d) << (16 * r);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_set_epi64x(static_cast<long long>(d_hi), static_cast<long long>(d_lo)));
+        __m256i pairs[A];
+        for (int a = 0; a < A; ++a) pairs[a] = _mm256_setzero_si256();
+        for (int k = 0; k < 4; ++k) {
+            const __m256i lo = _mm256_and_si256(groups[k], m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(groups[k], 4), m4);
+            for (int a = 0; a < A; ++a) {
+                const BlockQ8_0& y = block_at<BlockQ8_0>(act, as, a, b);
+                pairs[a] = _mm256_add_epi16(pairs[a], _mm256_maddubs_epi16(lo, broadcast4(y.qs + 4 * k)));
+                pairs[a] = _mm256_add_epi16(pairs[a], _mm256_maddubs_epi16(hi, broadcast4(y.qs + 16 + 4 * k)));
+            }
+        }
         for (int a = 0; a < A; ++a) {
             const BlockQ8_0& y = block_at<BlockQ8_0>(act, as, a, b);
-            const __m256 sums = _mm256_cvtepi32_ps(row_sums8(q, load32(y.qs)));
+            const __m256i sums = _mm256_sub_epi32(_mm256_madd_epi16(pairs[a], _mm256_set1_epi16(1)),
+                                                  _mm256_set1_epi32(8 * y_sums[a * sums_stride + b]));
             const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(y.d)));
-            acc[a] = _mm256_fmadd_ps(sums, d, acc[a]);
+            acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), d, acc[a]);
         }
     }
     for (int a = 0; a < A; ++a) _mm256_storeu_ps(out + a * os, acc[a]);
+}
+
+// sums[b] = the sum of the quants of Q8_0 block b of an activation row.
+void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums) {
+    const auto* y = static_cast<const BlockQ8_0*>(act);
+    for (int64_t b = 0; b < nb; ++b) {
+        const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load32(y[b].qs));
+        sums[b] = hsum8_i32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
 }
 
 }  // namespace
@@ -181,15 +198,21 @@ void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const v
     auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
     auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
     const int rows8 = n_rows - n_rows % 8;
+    thread_local std::vector<int32_t> y_sums;
+    y_sums.resize(static_cast<size_t>(A * nb));
     for (int a = 0; a < n_acts; a += A) {
+        const int n_here = std::min(A, n_acts - a);
+        for (int i = 0; i < n_here; ++i) q8_0_block_sums(nb, arow(a + i), &y_sums[i * nb]);
         for (int r = 0; r < rows8; r += 8) {
-            if (a + A <= n_acts) {
-                q4_0_repacked_micro<A>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+            if (n_here == A) {
+                q4_0_repacked_micro<A>(nb, wrow(r), ws, arow(a), as, y_sums.data(), nb, out + a * os + r, os);
             } else {
-                for (int i = a; i < n_acts; ++i) q4_0_repacked_micro<1>(nb, wrow(r), ws, arow(i), as, out + i * os + r, os);
+                for (int i = 0; i < n_here; ++i) {
+                    q4_0_repacked_micro<1>(nb, wrow(r), ws, arow(a + i), as, &y_sums[i * nb], nb, out + (a + i) * os + r, os);
+                }
             }
         }
-        for (int i = a; i < std::min(a + A, n_acts); ++i) {
+        for (int i = a; i < a + n_here; ++i) {
             for (int r = rows8; r < n_rows; ++r) out[i * os + r] = vec_dot_q4_0_repacked(n, wrow(r), arow(i));
         }
     }
