@@ -33,6 +33,11 @@ inline int hsum8_i32(__m256i v) {
     return _mm_cvtsi128_si32(r);
 }
 
+// How far ahead the kernels with 8 weight rows as lanes prefetch each row: 8 neighbouring rows
+// are one stream, and prefetching a whole row group ahead keeps memory busy (Q4_0 generation,
+// 1B model, Zen: 15 t/s at 2.3 KiB, 17.8 at 6.9 KiB, 20 at 12 to 18 KiB).
+constexpr int kRows8PrefetchBytes = 12 * 1024;
+
 // Four bytes at p in every 32-bit lane.
 inline __m256i broadcast4(const int8_t* p) {
     int32_t v;

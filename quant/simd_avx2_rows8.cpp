@@ -120,9 +120,9 @@ public:
     void begin_block(int64_t b) {
         block_ = w_ + b * sizeof(BlockQ4_K);
         for (int r = 0; r < 8; ++r) {
-            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kAhead), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kAhead + 64), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kAhead + 128), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kRows8PrefetchBytes), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kRows8PrefetchBytes + 64), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kRows8PrefetchBytes + 128), _MM_HINT_T0);
         }
         __m256i head[4];  // d | dmin << 16, then the 12 packed scale bytes
         load_transposed(block_, ws_, 0, head);
@@ -155,7 +155,6 @@ public:
     __m256 dmin() const { return dmin_; }
 
 private:
-    static constexpr int kAhead = 2048;
     const uint8_t* w_;
     size_t ws_;
     const uint8_t* block_ = nullptr;

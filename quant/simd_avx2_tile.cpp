@@ -18,6 +18,11 @@ namespace {
 // Blocks ahead that each weight row is prefetched: several rows far apart are more streams
 // than the hardware prefetcher follows well (128 blocks: best of 24..256 on Zen2 at tg128).
 constexpr int kPrefetchBlocks = 128;
+// The same for the 8-row Q4_0 kernel.
+#ifndef NATTER_R8PF
+#define NATTER_R8PF 1536
+#endif
+constexpr int kRows8PrefetchBlocks = NATTER_R8PF;
 
 template <typename Block>
 const Block& block_at(const void* rows, size_t stride, int r, int64_t b) {
@@ -124,7 +129,7 @@ void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, 
         const BlockQ4_0* x[8];
         for (int r = 0; r < 8; ++r) {
             x[r] = &block_at<BlockQ4_0>(w, ws, r, b);
-            _mm_prefetch(reinterpret_cast<const char*>(x[r] + kPrefetchBlocks), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(x[r]) + kRows8PrefetchBytes, _MM_HINT_T0);
         }
         __m256i t[4];
         for (int r = 0; r < 4; ++r) {
