@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
@@ -18,10 +20,37 @@ namespace natter {
 
 namespace {
 
-// A pause is some tens of cycles: a few thousand of them cover the gap between two matrix
-// products of a token, not the time a user takes to type.
-constexpr int kSpins = 256;
-constexpr int kYields = 64;
+// How long a waiting thread spins (with pause) before it gives its core away, adapted to
+// how waits have been going. A forward pass hands out a job every few to a few tens of
+// microseconds; while the threads have cores to themselves (even beside a background job),
+// a waiter that spins up to kMaxSpinNs is almost never late, whereas one that gave its core
+// away with sched_yield would lose a whole time slice (~1 ms) to even a nice-19 process.
+// But when there are more runnable threads than cores (two programs, tests run in
+// parallel), the thread waited for is often not running at all, and spinning only burns the
+// time it needs: there every wait that runs out halves the budget (down to kMinSpinNs), and
+// the waiter yields, then sleeps on a futex (so that an idle chat costs no CPU). A wait that
+// ends while spinning doubles it again.
+constexpr int64_t kMinSpinNs = 2'000;
+constexpr int64_t kMaxSpinNs = 200'000;
+constexpr int kYields = 16;
+
+// Spins until done() or the budget is spent; adapts the budget; returns done().
+template <typename Done>
+bool spin_until(int64_t& budget_ns, Done done) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        for (int i = 0; i < 32; ++i) {
+            if (done()) {
+                budget_ns = std::min(kMaxSpinNs, budget_ns * 2);
+                return true;
+            }
+            NATTER_PAUSE();
+        }
+        if (std::chrono::steady_clock::now() - start >= std::chrono::nanoseconds(budget_ns)) break;
+    }
+    budget_ns = std::max(kMinSpinNs, budget_ns / 2);
+    return done();
+}
 
 }  // namespace
 
@@ -44,28 +73,27 @@ void ThreadPool::dispatch(JobFn fn, void* ctx) {
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
     fn(ctx, 0);
-    for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
-        if (i < kSpins) {
-            NATTER_PAUSE();
-        } else {
-            std::this_thread::yield();
-        }
-    }
+    // The workers are running their parts: spin, and only when they take long (more threads
+    // than free cores) sleep until the last one is done.
+    if (spin_until(main_spin_ns_, [this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
+    while (pending_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void ThreadPool::worker(int index) {
     uint32_t seen = 0;
+    int64_t spin_ns = kMaxSpinNs;
     for (;;) {
         uint32_t now = generation_.load(std::memory_order_acquire);
-        for (int i = 0; now == seen; ++i) {
-            if (i < kSpins) {
-                NATTER_PAUSE();
-            } else if (i < kSpins + kYields) {
+        if (now == seen) {
+            spin_until(spin_ns, [&] { return (now = generation_.load(std::memory_order_acquire)) != seen; });
+            for (int i = 0; now == seen && i < kYields; ++i) {
                 std::this_thread::yield();
-            } else {
-                generation_.wait(seen, std::memory_order_acquire);
+                now = generation_.load(std::memory_order_acquire);
             }
-            now = generation_.load(std::memory_order_acquire);
+            while (now == seen) {
+                generation_.wait(seen, std::memory_order_acquire);
+                now = generation_.load(std::memory_order_acquire);
+            }
         }
         seen = now;
         if (quit_.load(std::memory_order_relaxed)) return;

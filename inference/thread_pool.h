@@ -2,10 +2,10 @@
 // A small persistent pool of worker threads for the forward pass. The caller is thread 0 and
 // works too; run() returns when every thread has finished its part.
 //
-// Between jobs a worker first spins (a forward pass hands out a job every few microseconds),
-// then yields, then sleeps on a futex, so that an idle chat costs no CPU and a machine with
-// more runnable threads than cores (two programs, or tests run in parallel) degrades
-// gracefully instead of spinning away the time slices the others need.
+// A waiting thread (a worker between jobs, the caller for the workers) first spins, for a
+// budget that adapts to how the waits go, then yields, then (a worker) sleeps on a futex: a
+// forward pass runs at full speed beside background jobs, an idle chat costs no CPU, and a
+// machine with more runnable threads than cores degrades gracefully (thread_pool.cpp).
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -59,6 +59,7 @@ private:
     std::atomic<uint32_t> generation_{0};
     std::atomic<int> pending_{0};
     std::atomic<bool> quit_{false};
+    int64_t main_spin_ns_ = 200'000;  // the caller's spin budget (see thread_pool.cpp)
 };
 
 // The number of physical cores this process may run on (SMT siblings counted once).
