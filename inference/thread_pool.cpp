@@ -3,7 +3,6 @@
 #include <sched.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
