@@ -47,7 +47,7 @@ TileDotFn tile_dot(GgmlType type, DotPath path) {
     const bool repacked = path == DotPath::Repacked || path == DotPath::RepackedGemm;
     switch (type) {
         case GgmlType::Q4_0: return repacked ? avx2::tile_q4_0_repacked : avx2::tile_q4_0;
-        case GgmlType::Q4_1: return avx2::tile_q4_1;
+        case GgmlType::Q4_1: return avx2::splits_256_bit_ops() ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
         case GgmlType::Q5_0: return avx2::tile_q5_0;
         case GgmlType::Q5_1: return avx2::tile_q5_1;
         case GgmlType::Q8_0: return avx2::tile_q8_0;
@@ -70,5 +70,10 @@ constexpr Kernels kAvx2 = {
 }  // namespace
 
 const Kernels* avx2_table() { return &kAvx2; }
+
+TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves) {
+    if (type == GgmlType::Q4_1) return halves ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
+    return tile_dot(type, path);
+}
 
 }  // namespace natter::detail

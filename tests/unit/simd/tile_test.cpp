@@ -11,6 +11,7 @@
 
 #include "quant/kernels.h"
 #include "quant/quant.h"
+#include "quant/simd_avx2_table.h"
 
 namespace natter {
 namespace {
@@ -39,7 +40,7 @@ std::vector<uint8_t> random_rows(std::mt19937& rng, GgmlType type, int rows, int
 }
 
 // Returns the number of outputs whose bits differ from vec_dot's.
-int compare_tile(const Kernels& k, const Case& c, int n_rows, int n_acts, int64_t cols, std::mt19937& rng) {
+int compare_tile(const Kernels& k, TileDotFn tile, const Case& c, int n_rows, int n_acts, int64_t cols, std::mt19937& rng) {
     const GgmlType act_type = traits(c.type).vec_dot_type;
     const size_t w_bytes = row_size(c.type, cols);
     const size_t a_bytes = row_size(act_type, cols);
@@ -51,7 +52,7 @@ int compare_tile(const Kernels& k, const Case& c, int n_rows, int n_acts, int64_
     }
     const size_t out_stride = static_cast<size_t>(n_rows) + 5;
     std::vector<float> out(out_stride * n_acts, -1.0f);
-    k.tile_dot(c.type, c.path)(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), out_stride);
+    tile(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), out_stride);
     const VecDotFn dot = k.vec_dot(c.type, c.path);
     int differing = 0;
     for (int a = 0; a < n_acts; ++a) {
@@ -85,7 +86,8 @@ TEST_P(TileDot, EveryOutputAsVecDot) {
     // Batches of 16+ activation rows take the 8-rows-as-lanes kernels where a type has them.
     const int shapes[][2] = {{1, 1}, {8, 1}, {19, 1}, {27, 3}, {16, 4}, {24, 9}, {33, 13}, {8, 16}, {27, 19}, {40, 22}};
     for (const auto& shape : shapes) {
-        EXPECT_EQ(compare_tile(*avx2_kernels(), GetParam(), shape[0], shape[1], cols, rng), 0);
+        const Kernels& k = *avx2_kernels();
+        EXPECT_EQ(compare_tile(k, k.tile_dot(GetParam().type, GetParam().path), GetParam(), shape[0], shape[1], cols, rng), 0);
     }
 }
 
@@ -97,6 +99,24 @@ INSTANTIATE_TEST_SUITE_P(Types, TileDot,
                                            Case{GgmlType::Q8_0, DotPath::TinyBlas}, Case{GgmlType::Q4_K, DotPath::Repacked},
                                            Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q4_K, DotPath::Vector},
                                            Case{GgmlType::Q6_K, DotPath::Tiled}, Case{GgmlType::Q6_K, DotPath::Vector}));
+
+// Kernels with a 128-bit-halves form (for CPUs that split 256-bit operations) and a 256-bit
+// form: whichever this CPU is given, both must be bit for bit the one-row kernel.
+TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
+    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+    std::mt19937 rng(4321);
+    const int shapes[][2] = {{1, 1}, {4, 1}, {7, 1}, {41, 1}, {12, 2}, {9, 5}, {21, 7}};
+    for (const Case c : {Case{GgmlType::Q4_1, DotPath::Vector}}) {
+        for (const bool halves : {false, true}) {
+            const TileDotFn tile = detail::avx2_tile_dot_form(c.type, c.path, halves);
+            ASSERT_NE(tile, nullptr);
+            for (const auto& shape : shapes) {
+                EXPECT_EQ(compare_tile(*avx2_kernels(), tile, c, shape[0], shape[1], 576, rng), 0)
+                    << type_name(c.type) << (halves ? " halves" : " 256-bit");
+            }
+        }
+    }
+}
 
 // Attention's batched F16 products, many rows of the cache with one query at a time.
 TEST(HalfDotRows, EveryRowAsTinyBlas) {

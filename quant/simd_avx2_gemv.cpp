@@ -1,0 +1,146 @@
+// Token generation on the formats whose one-row kernel llama.cpp runs for every weight row
+// (no repacking): one activation row times the weight rows in groups of four. Each output
+// keeps the steps of its one-row kernel (simd_avx2_quant.cpp) exactly: per block the same
+// integer lane sums, acc = fma(d_w * d_a, lanes, acc) in block order, and at the end hsum8(acc)
+// (+ the offsets). What the four rows share is done once: the activation block is loaded
+// once, the activation scales are converted once per call, and the four rows' scales are
+// converted together in one F16C instruction.
+//
+// Two forms of the same arithmetic. On CPUs that split every 256-bit operation into two
+// 128-bit halves (AMD Zen 1, Zen+), the lanes are kept as two 128-bit halves, which saves the
+// 128-to-256-bit inserts and broadcasts that cost a full operation there (Q4_1, one core:
+// 3.3 ns per row block against 3.9 for the 256-bit form and 5.0 for the one-row kernel).
+// Elsewhere the 256-bit form. Lanes 0-3 and 4-7 of the 256-bit accumulator are exactly the
+// low and high halves, so both give the same bits.
+#include <cstring>
+#include <vector>
+
+#include "quant/blocks.h"
+#include "quant/simd_avx2.h"
+
+namespace natter::avx2 {
+namespace {
+
+// Bytes ahead that each of the four weight rows is prefetched (four streams plus the
+// activation row; 1.25 KiB measured best of 0.6 to 5 KiB on Zen 1 for SmolLM2 generation).
+constexpr int kPrefetchBytes = 1280;
+
+// hsum8 of the 8 lanes held as two halves (lo = lanes 0-3, hi = lanes 4-7).
+inline float hsum8_halves(__m128 lo, __m128 hi) {
+    __m128 r = _mm_add_ps(hi, lo);
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+// Lane r of v in every lane.
+template <int R>
+inline __m128 lane(__m128 v) {
+    return _mm_shuffle_ps(v, v, R * 0x55);
+}
+
+// The scales of block b of four rows: d_w in dw, m_w in mw (Q4_1 blocks start with d, m).
+inline void q4_1_scales(const BlockQ4_1* const x[4], int64_t b, __m128& dw, __m128& mw) {
+    int32_t dm[4];
+    for (int r = 0; r < 4; ++r) std::memcpy(&dm[r], &x[r][b], sizeof(int32_t));
+    const __m256 f = _mm256_cvtph_ps(_mm_setr_epi32(dm[0], dm[1], dm[2], dm[3]));  // d0 m0 d1 m1 | d2 m2 d3 m3
+    const __m128 lo = _mm256_castps256_ps128(f), hi = _mm256_extractf128_ps(f, 1);
+    dw = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    mw = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+// Four Q4_1 rows (ws bytes apart) with one Q8_1 activation row whose scales d and s are
+// already floats (da, sa); out[r] = vec_dot_q4_1 of row r.
+template <bool kHalves>
+void q4_1_rows4(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_1* y, const float* da, const float* sa, float* out) {
+    const BlockQ4_1* x[4];
+    for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ4_1*>(w + r * ws);
+    __m128 offsets = _mm_setzero_ps();  // lane r: row r's m_w * s_a sums
+    if constexpr (kHalves) {
+        __m128 lo[4], hi[4];
+        for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm_setzero_ps();
+        const __m128i m4 = _mm_set1_epi8(0x0f), ones = _mm_set1_epi16(1);
+        for (int64_t b = 0; b < nb; ++b) {
+            for (int r = 0; r < 4; ++r) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + kPrefetchBytes, _MM_HINT_T0);
+            const __m128i ya = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].qs));
+            const __m128i yb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].qs + 16));
+            __m128 dw, mw;
+            q4_1_scales(x, b, dw, mw);
+            const __m128 d = _mm_mul_ps(dw, _mm_broadcast_ss(&da[b]));
+            offsets = _mm_fmadd_ps(mw, _mm_broadcast_ss(&sa[b]), offsets);
+            const __m128 dr[4] = {lane<0>(d), lane<1>(d), lane<2>(d), lane<3>(d)};
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; ++r) {
+                const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r][b].qs));
+                const __m128i ql = _mm_and_si128(raw, m4);
+                const __m128i qh = _mm_and_si128(_mm_srli_epi16(raw, 4), m4);
+                const __m128 fl = _mm_cvtepi32_ps(_mm_madd_epi16(_mm_maddubs_epi16(ql, ya), ones));
+                const __m128 fh = _mm_cvtepi32_ps(_mm_madd_epi16(_mm_maddubs_epi16(qh, yb), ones));
+                lo[r] = _mm_fmadd_ps(dr[r], fl, lo[r]);
+                hi[r] = _mm_fmadd_ps(dr[r], fh, hi[r]);
+            }
+        }
+        alignas(16) float off[4];
+        _mm_store_ps(off, offsets);
+        for (int r = 0; r < 4; ++r) out[r] = hsum8_halves(lo[r], hi[r]) + off[r];
+    } else {
+        __m256 acc[4];
+        for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; ++b) {
+            for (int r = 0; r < 4; ++r) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + kPrefetchBytes, _MM_HINT_T0);
+            const __m256i ya = load32(y[b].qs);
+            __m128 dw, mw;
+            q4_1_scales(x, b, dw, mw);
+            const __m128 d = _mm_mul_ps(dw, _mm_broadcast_ss(&da[b]));
+            offsets = _mm_fmadd_ps(mw, _mm_broadcast_ss(&sa[b]), offsets);
+            const __m256 dd = _mm256_set_m128(d, d);
+            const __m256 dr[4] = {_mm256_shuffle_ps(dd, dd, 0x00), _mm256_shuffle_ps(dd, dd, 0x55),
+                                  _mm256_shuffle_ps(dd, dd, 0xaa), _mm256_shuffle_ps(dd, dd, 0xff)};
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; ++r) {
+                const __m256 f = _mm256_cvtepi32_ps(dot_u8_i8(q4_1_quants(x[r][b]), ya));
+                acc[r] = _mm256_fmadd_ps(dr[r], f, acc[r]);
+            }
+        }
+        alignas(16) float off[4];
+        _mm_store_ps(off, offsets);
+        for (int r = 0; r < 4; ++r) out[r] = hsum8(acc[r]) + off[r];
+    }
+}
+
+// The activation row's block scales as floats, once per call.
+void q8_1_scales(int64_t nb, const BlockQ8_1* y, std::vector<float>& da, std::vector<float>& sa) {
+    da.resize(static_cast<size_t>(nb));
+    sa.resize(static_cast<size_t>(nb));
+    for (int64_t b = 0; b < nb; ++b) {
+        da[b] = half_to_float(y[b].d);
+        sa[b] = half_to_float(y[b].s);
+    }
+}
+
+}  // namespace
+
+template <bool kHalves>
+void gemv_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out) {
+    const int64_t nb = n / QK4_1;
+    const auto* y = static_cast<const BlockQ8_1*>(act);
+    thread_local std::vector<float> da, sa;
+    q8_1_scales(nb, y, da, sa);
+    const auto* rows = static_cast<const uint8_t*>(w);
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) q4_1_rows4<kHalves>(nb, rows + r * ws, ws, y, da.data(), sa.data(), out + r);
+    for (; r < n_rows; ++r) out[r] = vec_dot_q4_1(n, rows + r * ws, act);
+}
+
+template void gemv_q4_1<false>(int64_t, const void*, size_t, int, const void*, float*);
+template void gemv_q4_1<true>(int64_t, const void*, size_t, int, const void*, float*);
+
+bool splits_256_bit_ops() {
+    static const bool zen1 = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_is("znver1") != 0;
+    }();
+    return zen1;
+}
+
+}  // namespace natter::avx2
