@@ -145,6 +145,8 @@ void tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, s
 // The same with the lanes in two 128-bit halves wherever it helps (simd_avx2_gemv.cpp).
 void tile_q4_1_halves(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                       size_t os);
+void tile_q8_0_halves(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                      size_t os);
 void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                         size_t os);
@@ -166,6 +168,8 @@ void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void
 // kernel of row r, bit for bit; kHalves: the lanes as two 128-bit halves (simd_avx2_gemv.cpp).
 template <bool kHalves>
 void gemv_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
+template <bool kHalves>
+void gemv_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
 // True on CPUs that execute each 256-bit operation as two 128-bit ones (AMD Zen 1 and Zen+).
 bool splits_256_bit_ops();
 

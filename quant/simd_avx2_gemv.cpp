@@ -1,6 +1,6 @@
 // Token generation on the formats whose one-row kernel llama.cpp runs for every weight row
-// (no repacking): one activation row times the weight rows in groups of four. Each output
-// keeps the steps of its one-row kernel (simd_avx2_quant.cpp) exactly: per block the same
+// (no repacking: Q4_1, Q8_0): one activation row times the weight rows in groups of four.
+// Each output keeps the steps of its one-row kernel (simd_avx2_quant.cpp) exactly: per block the same
 // integer lane sums, acc = fma(d_w * d_a, lanes, acc) in block order, and at the end hsum8(acc)
 // (+ the offsets). What the four rows share is done once: the activation block is loaded
 // once, the activation scales are converted once per call, and the four rows' scales are
@@ -8,10 +8,11 @@
 //
 // Two forms of the same arithmetic. On CPUs that split every 256-bit operation into two
 // 128-bit halves (AMD Zen 1, Zen+), the lanes are kept as two 128-bit halves, which saves the
-// 128-to-256-bit inserts and broadcasts that cost a full operation there (Q4_1, one core:
-// 3.3 ns per row block against 3.9 for the 256-bit form and 5.0 for the one-row kernel).
+// 128-to-256-bit inserts and broadcasts that cost a full operation there (Q4_1 in L2, one
+// core: 3.1 ns per row block against 3.9 for the 256-bit form and 5.0 for the one-row kernel).
 // Elsewhere the 256-bit form. Lanes 0-3 and 4-7 of the 256-bit accumulator are exactly the
 // low and high halves, so both give the same bits.
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -21,9 +22,31 @@
 namespace natter::avx2 {
 namespace {
 
-// Bytes ahead that each of the four weight rows is prefetched (four streams plus the
-// activation row; 1.25 KiB measured best of 0.6 to 5 KiB on Zen 1 for SmolLM2 generation).
-constexpr int kPrefetchBytes = 1280;
+// Weight rows are prefetched two groups of four ahead, as one sequential stream. (Prefetching
+// each row a fixed distance ahead makes four streams, which memory serves worse: one core,
+// Q8_0 rows of 2048 from memory, 4.6 ns per row block at 1.25 KiB ahead, 3.6 with this.)
+constexpr int kGroupsAhead = 2;
+
+// Prefetches the four rows kGroupsAhead groups further on, cache line by cache line at the
+// pace at which the current four are read: one sequential stream, however wide the rows.
+class GroupPrefetch {
+public:
+    // Addresses as integers: past the last rows they point beyond the matrix (a prefetch
+    // never faults).
+    GroupPrefetch(const uint8_t* group, size_t row_bytes, int64_t steps)
+        : start_(reinterpret_cast<uintptr_t>(group) + kGroupsAhead * 4 * row_bytes),
+          next_(start_),
+          per_step_((4 * row_bytes + static_cast<size_t>(steps) - 1) / static_cast<size_t>(steps)) {}
+    void step(int64_t b) {
+        const uintptr_t until = start_ + static_cast<size_t>(b + 1) * per_step_;
+        for (; next_ < until; next_ += 64) _mm_prefetch(reinterpret_cast<const char*>(next_), _MM_HINT_T0);
+    }
+
+private:
+    uintptr_t start_;
+    uintptr_t next_;
+    size_t per_step_;
+};
 
 // hsum8 of the 8 lanes held as two halves (lo = lanes 0-3, hi = lanes 4-7).
 inline float hsum8_halves(__m128 lo, __m128 hi) {
@@ -33,10 +56,19 @@ inline float hsum8_halves(__m128 lo, __m128 hi) {
     return _mm_cvtss_f32(r);
 }
 
-// Lane r of v in every lane.
-template <int R>
-inline __m128 lane(__m128 v) {
-    return _mm_shuffle_ps(v, v, R * 0x55);
+// out[r] = lane r of v in every lane, as 128-bit or 256-bit vectors.
+inline void each_lane(__m128 v, __m128 out[4]) {
+    out[0] = _mm_shuffle_ps(v, v, 0x00);
+    out[1] = _mm_shuffle_ps(v, v, 0x55);
+    out[2] = _mm_shuffle_ps(v, v, 0xaa);
+    out[3] = _mm_shuffle_ps(v, v, 0xff);
+}
+inline void each_lane(__m128 v, __m256 out[4]) {
+    const __m256 vv = _mm256_set_m128(v, v);
+    out[0] = _mm256_shuffle_ps(vv, vv, 0x00);
+    out[1] = _mm256_shuffle_ps(vv, vv, 0x55);
+    out[2] = _mm256_shuffle_ps(vv, vv, 0xaa);
+    out[3] = _mm256_shuffle_ps(vv, vv, 0xff);
 }
 
 // The scales of block b of four rows: d_w in dw, m_w in mw (Q4_1 blocks start with d, m).
@@ -55,20 +87,22 @@ template <bool kHalves>
 void q4_1_rows4(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_1* y, const float* da, const float* sa, float* out) {
     const BlockQ4_1* x[4];
     for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ4_1*>(w + r * ws);
+    GroupPrefetch prefetch(w, ws, nb);
     __m128 offsets = _mm_setzero_ps();  // lane r: row r's m_w * s_a sums
     if constexpr (kHalves) {
         __m128 lo[4], hi[4];
         for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm_setzero_ps();
         const __m128i m4 = _mm_set1_epi8(0x0f), ones = _mm_set1_epi16(1);
         for (int64_t b = 0; b < nb; ++b) {
-            for (int r = 0; r < 4; ++r) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + kPrefetchBytes, _MM_HINT_T0);
+            prefetch.step(b);
             const __m128i ya = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].qs));
             const __m128i yb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].qs + 16));
             __m128 dw, mw;
             q4_1_scales(x, b, dw, mw);
             const __m128 d = _mm_mul_ps(dw, _mm_broadcast_ss(&da[b]));
             offsets = _mm_fmadd_ps(mw, _mm_broadcast_ss(&sa[b]), offsets);
-            const __m128 dr[4] = {lane<0>(d), lane<1>(d), lane<2>(d), lane<3>(d)};
+            __m128 dr[4];
+            each_lane(d, dr);
 #pragma GCC unroll 4
             for (int r = 0; r < 4; ++r) {
                 const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r][b].qs));
@@ -87,15 +121,14 @@ void q4_1_rows4(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_1* y, con
         __m256 acc[4];
         for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
-            for (int r = 0; r < 4; ++r) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + kPrefetchBytes, _MM_HINT_T0);
+            prefetch.step(b);
             const __m256i ya = load32(y[b].qs);
             __m128 dw, mw;
             q4_1_scales(x, b, dw, mw);
             const __m128 d = _mm_mul_ps(dw, _mm_broadcast_ss(&da[b]));
             offsets = _mm_fmadd_ps(mw, _mm_broadcast_ss(&sa[b]), offsets);
-            const __m256 dd = _mm256_set_m128(d, d);
-            const __m256 dr[4] = {_mm256_shuffle_ps(dd, dd, 0x00), _mm256_shuffle_ps(dd, dd, 0x55),
-                                  _mm256_shuffle_ps(dd, dd, 0xaa), _mm256_shuffle_ps(dd, dd, 0xff)};
+            __m256 dr[4];
+            each_lane(d, dr);
 #pragma GCC unroll 4
             for (int r = 0; r < 4; ++r) {
                 const __m256 f = _mm256_cvtepi32_ps(dot_u8_i8(q4_1_quants(x[r][b]), ya));
@@ -105,6 +138,60 @@ void q4_1_rows4(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_1* y, con
         alignas(16) float off[4];
         _mm_store_ps(off, offsets);
         for (int r = 0; r < 4; ++r) out[r] = hsum8(acc[r]) + off[r];
+    }
+}
+
+// The scales d_w of block b of four Q8_0 rows.
+inline __m128 q8_0_scales(const BlockQ8_0* const x[4], int64_t b) {
+    return _mm_cvtph_ps(_mm_setr_epi16(static_cast<short>(x[0][b].d), static_cast<short>(x[1][b].d),
+                                       static_cast<short>(x[2][b].d), static_cast<short>(x[3][b].d), 0, 0, 0, 0));
+}
+
+// Four Q8_0 rows with one Q8_0 activation row whose scales are already floats (da);
+// out[r] = vec_dot_q8_0 of row r: |x| times y with x's signs (dot_i8), per 16 bytes in halves.
+template <bool kHalves>
+void q8_0_rows4(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0* y, const float* da, float* out) {
+    const BlockQ8_0* x[4];
+    for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ8_0*>(w + r * ws);
+    GroupPrefetch prefetch(w, ws, nb);
+    if constexpr (kHalves) {
+        __m128 lo[4], hi[4];
+        for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm_setzero_ps();
+        const __m128i ones = _mm_set1_epi16(1);
+        for (int64_t b = 0; b < nb; ++b) {
+            prefetch.step(b);
+            const __m128i ya = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].qs));
+            const __m128i yb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].qs + 16));
+            const __m128 d = _mm_mul_ps(q8_0_scales(x, b), _mm_broadcast_ss(&da[b]));
+            __m128 dr[4];
+            each_lane(d, dr);
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; ++r) {
+                const __m128i xa = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r][b].qs));
+                const __m128i xb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r][b].qs + 16));
+                const __m128i pa = _mm_maddubs_epi16(_mm_sign_epi8(xa, xa), _mm_sign_epi8(ya, xa));
+                const __m128i pb = _mm_maddubs_epi16(_mm_sign_epi8(xb, xb), _mm_sign_epi8(yb, xb));
+                lo[r] = _mm_fmadd_ps(dr[r], _mm_cvtepi32_ps(_mm_madd_epi16(pa, ones)), lo[r]);
+                hi[r] = _mm_fmadd_ps(dr[r], _mm_cvtepi32_ps(_mm_madd_epi16(pb, ones)), hi[r]);
+            }
+        }
+        for (int r = 0; r < 4; ++r) out[r] = hsum8_halves(lo[r], hi[r]);
+    } else {
+        __m256 acc[4];
+        for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; ++b) {
+            prefetch.step(b);
+            const __m256i ya = load32(y[b].qs);
+            const __m128 d = _mm_mul_ps(q8_0_scales(x, b), _mm_broadcast_ss(&da[b]));
+            __m256 dr[4];
+            each_lane(d, dr);
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; ++r) {
+                const __m256 f = _mm256_cvtepi32_ps(dot_i8(load32(x[r][b].qs), ya));
+                acc[r] = _mm256_fmadd_ps(dr[r], f, acc[r]);
+            }
+        }
+        for (int r = 0; r < 4; ++r) out[r] = hsum8(acc[r]);
     }
 }
 
@@ -132,8 +219,23 @@ void gemv_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act,
     for (; r < n_rows; ++r) out[r] = vec_dot_q4_1(n, rows + r * ws, act);
 }
 
+template <bool kHalves>
+void gemv_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out) {
+    const int64_t nb = n / QK8_0;
+    const auto* y = static_cast<const BlockQ8_0*>(act);
+    thread_local std::vector<float> da;
+    da.resize(static_cast<size_t>(nb));
+    for (int64_t b = 0; b < nb; ++b) da[b] = half_to_float(y[b].d);
+    const auto* rows = static_cast<const uint8_t*>(w);
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) q8_0_rows4<kHalves>(nb, rows + r * ws, ws, y, da.data(), out + r);
+    for (; r < n_rows; ++r) out[r] = vec_dot_q8_0(n, rows + r * ws, act);
+}
+
 template void gemv_q4_1<false>(int64_t, const void*, size_t, int, const void*, float*);
 template void gemv_q4_1<true>(int64_t, const void*, size_t, int, const void*, float*);
+template void gemv_q8_0<false>(int64_t, const void*, size_t, int, const void*, float*);
+template void gemv_q8_0<true>(int64_t, const void*, size_t, int, const void*, float*);
 
 bool splits_256_bit_ops() {
     static const bool zen1 = [] {

@@ -50,7 +50,7 @@ TileDotFn tile_dot(GgmlType type, DotPath path) {
         case GgmlType::Q4_1: return avx2::splits_256_bit_ops() ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
         case GgmlType::Q5_0: return avx2::tile_q5_0;
         case GgmlType::Q5_1: return avx2::tile_q5_1;
-        case GgmlType::Q8_0: return avx2::tile_q8_0;
+        case GgmlType::Q8_0: return avx2::splits_256_bit_ops() ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
         case GgmlType::Q4_K:
             if (path == DotPath::RepackedGemm) return avx2::tile_q4_k_repacked_gemm;
             return path == DotPath::Repacked ? avx2::tile_q4_k_repacked : nullptr;
@@ -73,6 +73,7 @@ const Kernels* avx2_table() { return &kAvx2; }
 
 TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves) {
     if (type == GgmlType::Q4_1) return halves ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
+    if (type == GgmlType::Q8_0) return halves ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
     return tile_dot(type, path);
 }
 

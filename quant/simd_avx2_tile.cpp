@@ -184,27 +184,30 @@ void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, s
 void tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
     block_tile<BlockQ5_0, BlockQ8_0, q5_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
-void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
-    block_tile<BlockQ8_0, BlockQ8_0, q8_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
-}
 // Activation rows in groups of 4 through the micro-tiles, any rest one at a time through the
 // generation kernel (four weight rows at a time).
-template <bool kHalves>
-void tile_q4_1_impl(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+template <typename Block, typename Act, __m256i (*Quants)(const Block&),
+          void (*Gemv)(int64_t, const void*, size_t, int, const void*, float*)>
+void tile_with_gemv(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                     size_t os) {
     const int grouped = n_acts - n_acts % 4;
-    if (grouped > 0) block_tile<BlockQ4_1, BlockQ8_1, q4_1_quants>(n, w, ws, n_rows, a, as, grouped, out, os);
-    for (int i = grouped; i < n_acts; ++i) {
-        gemv_q4_1<kHalves>(n, w, ws, n_rows, static_cast<const uint8_t*>(a) + i * as, out + i * os);
-    }
+    if (grouped > 0) block_tile<Block, Act, Quants>(n, w, ws, n_rows, a, as, grouped, out, os);
+    for (int i = grouped; i < n_acts; ++i) Gemv(n, w, ws, n_rows, static_cast<const uint8_t*>(a) + i * as, out + i * os);
 }
 
+void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    tile_with_gemv<BlockQ8_0, BlockQ8_0, q8_0_quants, gemv_q8_0<false>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
+void tile_q8_0_halves(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                      size_t os) {
+    tile_with_gemv<BlockQ8_0, BlockQ8_0, q8_0_quants, gemv_q8_0<true>>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
 void tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
-    tile_q4_1_impl<false>(n, w, ws, n_rows, a, as, n_acts, out, os);
+    tile_with_gemv<BlockQ4_1, BlockQ8_1, q4_1_quants, gemv_q4_1<false>>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 void tile_q4_1_halves(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                       size_t os) {
-    tile_q4_1_impl<true>(n, w, ws, n_rows, a, as, n_acts, out, os);
+    tile_with_gemv<BlockQ4_1, BlockQ8_1, q4_1_quants, gemv_q4_1<true>>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
     block_tile<BlockQ5_1, BlockQ8_1, q5_1_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);

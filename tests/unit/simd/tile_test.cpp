@@ -106,7 +106,8 @@ TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
     if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
     std::mt19937 rng(4321);
     const int shapes[][2] = {{1, 1}, {4, 1}, {7, 1}, {41, 1}, {12, 2}, {9, 5}, {21, 7}};
-    for (const Case c : {Case{GgmlType::Q4_1, DotPath::Vector}}) {
+    for (const Case c : {Case{GgmlType::Q4_1, DotPath::Vector}, Case{GgmlType::Q8_0, DotPath::Vector},
+                         Case{GgmlType::Q8_0, DotPath::TinyBlas}}) {
         for (const bool halves : {false, true}) {
             const TileDotFn tile = detail::avx2_tile_dot_form(c.type, c.path, halves);
             ASSERT_NE(tile, nullptr);
