@@ -33,9 +33,13 @@ const Block& block_at(const void* rows, size_t stride, int r, int64_t b) {
 // quants, Q8_0 activations) or dot_with_q8_1 (unsigned quants plus offsets, Q8_1) sums each:
 // per block acc = fma(d_w * d_a, lanes, acc), offsets = fma(m_w, s_a, offsets); at the end
 // hsum8(acc) (+ offsets). The signed product |q_w| * (q_a with q_w's sign) is the one
-// dot_i8 forms; |q_w| is taken once per weight block instead of once per output.
+// dot_i8 forms; |q_w| is taken once per weight block instead of once per output. The block
+// scales come as floats (TileScales): wd/wm row by row (wd[r * nb + b]), ad/as block by block
+// for the A activation rows (ad[b * A + a]), so that the A products d_w * d_a of a weight row
+// are one vector multiply.
 template <typename Block, typename Act, __m256i (*Quants)(const Block&), int R, int A>
-void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, float* out, size_t os) {
+void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, const float* wd, const float* wm,
+                 const float* ad, const float* a_s, float* out, size_t os) {
     constexpr bool kOffsets = std::is_same_v<Act, BlockQ8_1>;
     __m256 acc[R][A];
     float offsets[R][A];
@@ -46,34 +50,35 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
         }
     }
     for (int64_t b = 0; b < nb; ++b) {
+        alignas(16) float d[R][A];
+        for (int r = 0; r < R; ++r) {
+            if constexpr (A == 4) {
+                _mm_store_ps(d[r], _mm_mul_ps(_mm_broadcast_ss(&wd[r * nb + b]), _mm_loadu_ps(&ad[b * A])));
+            } else {
+                for (int a = 0; a < A; ++a) d[r][a] = wd[r * nb + b] * ad[b * A + a];
+            }
+            if constexpr (kOffsets) {
+                for (int a = 0; a < A; ++a) offsets[r][a] = std::fma(wm[r * nb + b], a_s[b * A + a], offsets[r][a]);
+            }
+        }
         __m256i unsigned_q[R], signs[R];
-        float dw[R], mw[R];
         for (int r = 0; r < R; ++r) {
             const Block& x = block_at<Block>(w, ws, r, b);
             _mm_prefetch(reinterpret_cast<const char*>(&x + kPrefetchBlocks), _MM_HINT_T0);
             const __m256i q = Quants(x);
             if constexpr (kOffsets) {
                 unsigned_q[r] = q;
-                mw[r] = half_to_float(x.m);
             } else {
                 unsigned_q[r] = _mm256_sign_epi8(q, q);
                 signs[r] = q;
             }
-            dw[r] = half_to_float(x.d);
         }
         for (int a = 0; a < A; ++a) {
-            const Act& y = block_at<Act>(act, as, a, b);
-            const __m256i qa = load32(y.qs);
-            const float da = half_to_float(y.d);
+            const __m256i qa = load32(block_at<Act>(act, as, a, b).qs);
             for (int r = 0; r < R; ++r) {
-                __m256i lanes;
-                if constexpr (kOffsets) {
-                    offsets[r][a] = std::fma(mw[r], half_to_float(y.s), offsets[r][a]);
-                    lanes = dot_u8_i8(unsigned_q[r], qa);
-                } else {
-                    lanes = dot_u8_i8(unsigned_q[r], _mm256_sign_epi8(qa, signs[r]));
-                }
-                acc[r][a] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(lanes), acc[r][a]);
+                const __m256i lanes =
+                    kOffsets ? dot_u8_i8(unsigned_q[r], qa) : dot_u8_i8(unsigned_q[r], _mm256_sign_epi8(qa, signs[r]));
+                acc[r][a] = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[r][a]), _mm256_cvtepi32_ps(lanes), acc[r][a]);
             }
         }
     }
@@ -86,27 +91,71 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
     }
 }
 
-// The whole n_rows x n_acts tile in micro-tiles of R x A, then R x 1 and 1 x 1 at the edges.
+// The block scales of a tile as floats, each converted once (see block_micro).
+struct TileScales {
+    std::vector<float> wd, wm, ad, as;
+
+    template <typename Block>
+    void weights(int64_t nb, const void* w, size_t ws, int n_rows) {
+        wd.resize(static_cast<size_t>(n_rows * nb));
+        wm.resize(static_cast<size_t>(n_rows * nb));
+        for (int r = 0; r < n_rows; ++r) {
+            for (int64_t b = 0; b < nb; ++b) {
+                const Block& x = block_at<Block>(w, ws, r, b);
+                wd[r * nb + b] = half_to_float(x.d);
+                if constexpr (std::is_same_v<Block, BlockQ4_1> || std::is_same_v<Block, BlockQ5_1>) {
+                    wm[r * nb + b] = half_to_float(x.m);
+                }
+            }
+        }
+    }
+    // n consecutive activation rows, interleaved block by block.
+    template <typename Act>
+    void acts(int64_t nb, const void* act, size_t as_bytes, int n) {
+        ad.resize(static_cast<size_t>(n * nb));
+        as.resize(static_cast<size_t>(n * nb));
+        for (int a = 0; a < n; ++a) {
+            for (int64_t b = 0; b < nb; ++b) {
+                const Act& y = block_at<Act>(act, as_bytes, a, b);
+                ad[b * n + a] = half_to_float(y.d);
+                if constexpr (std::is_same_v<Act, BlockQ8_1>) as[b * n + a] = half_to_float(y.s);
+            }
+        }
+    }
+};
+
+// The whole n_rows x n_acts tile in micro-tiles of R x A, then 1 x A and 1 x 1 at the edges.
 // Activation rows outermost: A of them stay in L1 while the weight rows stream past.
 template <typename Block, typename Act, __m256i (*Quants)(const Block&)>
 void block_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
                 size_t os) {
-    constexpr int R = 2, A = 4, kRowsAlone = 1;
+    constexpr int R = 2, A = 4;
     const int64_t nb = n / Block::elements;
     auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
     auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
+    thread_local TileScales sc;
+    sc.weights<Block>(nb, w, ws, n_rows);
+    auto wd = [&](int r) { return sc.wd.data() + r * nb; };
+    auto wm = [&](int r) { return sc.wm.data() + r * nb; };
     int a = 0;
     for (; a + A <= n_acts; a += A) {
+        sc.acts<Act>(nb, arow(a), as, A);
         int r = 0;
-        for (; r + R <= n_rows; r += R) block_micro<Block, Act, Quants, R, A>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
-        for (; r < n_rows; ++r) block_micro<Block, Act, Quants, 1, A>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+        for (; r + R <= n_rows; r += R) {
+            block_micro<Block, Act, Quants, R, A>(nb, wrow(r), ws, arow(a), as, wd(r), wm(r), sc.ad.data(), sc.as.data(),
+                                                  out + a * os + r, os);
+        }
+        for (; r < n_rows; ++r) {
+            block_micro<Block, Act, Quants, 1, A>(nb, wrow(r), ws, arow(a), as, wd(r), wm(r), sc.ad.data(), sc.as.data(),
+                                                  out + a * os + r, os);
+        }
     }
     for (; a < n_acts; ++a) {
-        int r = 0;
-        for (; r + kRowsAlone <= n_rows; r += kRowsAlone) {
-            block_micro<Block, Act, Quants, kRowsAlone, 1>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
+        sc.acts<Act>(nb, arow(a), as, 1);
+        for (int r = 0; r < n_rows; ++r) {
+            block_micro<Block, Act, Quants, 1, 1>(nb, wrow(r), ws, arow(a), as, wd(r), wm(r), sc.ad.data(), sc.as.data(),
+                                                  out + a * os + r, os);
         }
-        for (; r < n_rows; ++r) block_micro<Block, Act, Quants, 1, 1>(nb, wrow(r), ws, arow(a), as, out + a * os + r, os);
     }
 }
 
