@@ -41,9 +41,16 @@ template <typename Block, typename Act, __m256i (*Quants)(const Block&), int R, 
 void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, const float* wd, const float* wm,
                  const float* ad, const float* a_s, float* out, size_t os) {
     constexpr bool kOffsets = std::is_same_v<Act, BlockQ8_1>;
+    // The offsets of A == 4 activation rows as one vector per weight row (lane a: row a's
+    // scalar sum, fma by fma), else as scalars.
+    constexpr bool kOffsetVectors = kOffsets && A == 4;
     __m256 acc[R][A];
     float offsets[R][A];
+    __m128 offset4[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
+        offset4[r] = _mm_setzero_ps();
+#pragma GCC unroll 8
         for (int a = 0; a < A; ++a) {
             acc[r][a] = _mm256_setzero_ps();
             offsets[r][a] = 0.0f;
@@ -51,17 +58,21 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
     }
     for (int64_t b = 0; b < nb; ++b) {
         alignas(16) float d[R][A];
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             if constexpr (A == 4) {
                 _mm_store_ps(d[r], _mm_mul_ps(_mm_broadcast_ss(&wd[r * nb + b]), _mm_loadu_ps(&ad[b * A])));
             } else {
                 for (int a = 0; a < A; ++a) d[r][a] = wd[r * nb + b] * ad[b * A + a];
             }
-            if constexpr (kOffsets) {
+            if constexpr (kOffsetVectors) {
+                offset4[r] = _mm_fmadd_ps(_mm_broadcast_ss(&wm[r * nb + b]), _mm_loadu_ps(&a_s[b * A]), offset4[r]);
+            } else if constexpr (kOffsets) {
                 for (int a = 0; a < A; ++a) offsets[r][a] = std::fma(wm[r * nb + b], a_s[b * A + a], offsets[r][a]);
             }
         }
         __m256i unsigned_q[R], signs[R];
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const Block& x = block_at<Block>(w, ws, r, b);
             _mm_prefetch(reinterpret_cast<const char*>(&x + kPrefetchBlocks), _MM_HINT_T0);
@@ -73,8 +84,10 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
                 signs[r] = q;
             }
         }
+#pragma GCC unroll 8
         for (int a = 0; a < A; ++a) {
             const __m256i qa = load32(block_at<Act>(act, as, a, b).qs);
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const __m256i lanes =
                     kOffsets ? dot_u8_i8(unsigned_q[r], qa) : dot_u8_i8(unsigned_q[r], _mm256_sign_epi8(qa, signs[r]));
@@ -82,7 +95,10 @@ void block_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t a
             }
         }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
+        if constexpr (kOffsetVectors) _mm_storeu_ps(offsets[r], offset4[r]);
+#pragma GCC unroll 8
         for (int a = 0; a < A; ++a) {
             float sum = hsum8(acc[r][a]);
             if constexpr (kOffsets) sum = sum + offsets[r][a];
