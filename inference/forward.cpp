@@ -61,6 +61,10 @@ void Forward::resize_scratch(int n) {
     const size_t per_thread = static_cast<size_t>(n_threads_) * cache_.capacity;
     att_scores_.resize(per_thread);
     att_probs_.resize(per_thread);
+    if (n > 1) {
+        att_probs32_.resize(per_thread);
+        q32_.resize(static_cast<size_t>(n_threads_) * hp.head_dim);
+    }
     rope_cos_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
     rope_sin_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
 }
@@ -189,6 +193,7 @@ void Forward::attention(int layer, int n_tokens, int n_past) {
         const size_t offset = static_cast<size_t>(t) * hp.q_dim();
         kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
     }
+    if (n_tokens > 1) widen_kv(layer, n_kv);
     pool_.parallel_for(static_cast<int64_t>(n_tokens) * hp.n_head, 1, [&](int64_t begin, int64_t end, int thread) {
         for (int64_t i = begin; i < end; ++i) {
             attention_head(layer, static_cast<int>(i / hp.n_head), static_cast<int>(i % hp.n_head), n_tokens, n_past,
@@ -196,6 +201,23 @@ void Forward::attention(int layer, int n_tokens, int n_past) {
         }
     });
     tensor_dump::write("kqv_out", layer, attn_.data(), {n_tokens, hp.q_dim()});
+}
+
+// F32 copies of positions [0, n_kv) of this layer's K and V cache: a batch reads every row
+// once per query row and head, so converting the halves once saves (rows x heads per KV head)
+// conversions per element; the products and sums are the same.
+void Forward::widen_kv(int layer, int n_kv) {
+    const int kv_dim = model_.hparams().kv_dim();
+    const size_t n = static_cast<size_t>(n_kv) * kv_dim;
+    if (k32_.size() < n) {
+        k32_.resize(n);
+        v32_.resize(n);
+    }
+    const Kernels& k = kernels();
+    pool_.parallel_for(kv_dim, 8, [&](int64_t begin, int64_t end, int) {
+        for (int64_t i = begin; i < end; ++i) k.fp16_to_fp32_row(cache_.v_row(layer, static_cast<int>(i)), &v32_[i * n_kv], n_kv);
+    });
+    k.fp16_to_fp32_row(cache_.k_at(layer, 0), k32_.data(), static_cast<int64_t>(n));
 }
 
 // One head of one token: softmax(K·q * scale) over the padded KV length, then P·V, with
@@ -216,10 +238,12 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     uint16_t* p16 = &att_probs_[slot];
     const uint16_t* q = &q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
     const size_t kv_dim = static_cast<size_t>(hp.kv_dim());
+    float* q32 = n_tokens == 1 ? nullptr : &q32_[static_cast<size_t>(thread) * hd];
     if (n_tokens == 1) {
         for (int j = 0; j <= pos; ++j) w[j] = dot(hd, cache_.k_at(layer, j) + kvh * hd, q);
     } else {
-        k.dot_f16_batch_rows(hd, cache_.k_at(layer, 0) + kvh * hd, kv_dim, pos + 1, q, w);
+        k.fp16_to_fp32_row(q, q32, hd);
+        k.dot_f16_batch_rows_widened(hd, k32_.data() + kvh * hd, kv_dim, pos + 1, q32, w);
     }
     for (int j = 0; j < n_kv; ++j) w[j] = j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
     softmax(w, n_kv);
@@ -228,7 +252,10 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     if (n_tokens == 1) {
         for (int i = 0; i < hd; ++i) out[i] = dot(n_kv, cache_.v_row(layer, kvh * hd + i), p16);
     } else {
-        k.dot_f16_batch_rows(n_kv, cache_.v_row(layer, kvh * hd), static_cast<size_t>(cache_.capacity), hd, p16, out);
+        float* p32 = &att_probs32_[slot];
+        k.fp16_to_fp32_row(p16, p32, n_kv);
+        k.dot_f16_batch_rows_widened(n_kv, &v32_[static_cast<size_t>(kvh) * hd * n_kv], static_cast<size_t>(n_kv), hd, p32,
+                                     out);
     }
 }
 

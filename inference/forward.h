@@ -64,6 +64,7 @@ private:
                     const std::atomic<bool>* stop, float* logits_out);
     void store_kv(int layer, int n_tokens, int n_past);
     void attention(int layer, int n_tokens, int n_past);
+    void widen_kv(int layer, int n_kv);
     void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
     void feed_forward(const LayerWeights& L, int layer, int n_rows);
     void resize_scratch(int n_tokens);
@@ -81,6 +82,10 @@ private:
     // Per thread: attention weights over the padded KV length, in float and in F16.
     std::vector<float> att_scores_;
     std::vector<uint16_t> att_probs_;
+    // Batches: this layer's K and V cache rows widened to F32 once, shared by every query
+    // row and head (k32_ [position][kv_dim], v32_ [kv_dim][n_kv]); per thread, the query and
+    // the probabilities widened likewise.
+    std::vector<float> k32_, v32_, q32_, att_probs32_;
 };
 
 }  // namespace natter

@@ -56,8 +56,14 @@ struct Kernels {
     HalfDotFn dot_f16_batch;
     // out[r] = dot_f16_batch(n, x + r * x_stride, y) for r < n_rows, bit for bit.
     void (*dot_f16_batch_rows)(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const uint16_t* y, float* out);
+    // The same on halves already widened to floats (every x and y an F16 value), bit for bit:
+    // rows used many times are widened once.
+    void (*dot_f16_batch_rows_widened)(int64_t n, const float* x, size_t x_stride, int n_rows, const float* y,
+                                       float* out);
     // dst[i] = fp32_to_fp16(x[i]) (round to nearest even, as F16C does).
     void (*fp32_to_fp16_row)(const float* x, uint16_t* dst, int64_t n);
+    // dst[i] = x[i] as a float (exact).
+    void (*fp16_to_fp32_row)(const uint16_t* x, float* dst, int64_t n);
     // y[i] = exp(x[i] - max) with ggml's vectorised expf; returns the sum of the y[i] added
     // as ggml_vec_soft_max_f32 adds them (float sums of 8, accumulated in double).
     double (*softmax_exp)(int64_t n, float* y, const float* x, float max);

@@ -136,6 +136,7 @@ float tinyblas_dot_f16(int64_t n, const void* w, const void* a);
 float tinyblas_dot_bf16(int64_t n, const void* w, const void* a);
 // tinyblas_dot_f16 of n_rows rows of x (stride elements apart) with y into out[0..n_rows).
 void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_rows, const uint16_t* y, float* out);
+void tinyblas_dot_f16_rows_widened(int64_t n, const float* x, size_t stride, int n_rows, const float* y, float* out);
 
 // Tiles of those dot products (TileDotFn in quant/kernels.h), bit for bit the kernels above.
 void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
@@ -174,6 +175,7 @@ void gemv_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act,
 bool splits_256_bit_ops();
 
 void fp32_to_fp16_row(const float* x, uint16_t* dst, int64_t n);
+void fp16_to_fp32_row(const uint16_t* x, float* dst, int64_t n);
 double softmax_exp(int64_t n, float* y, const float* x, float max);
 void swiglu(int64_t n, const float* gate, const float* up, float* out);
 

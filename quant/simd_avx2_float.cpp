@@ -95,23 +95,39 @@ float tinyblas_dot_f16(int64_t n, const void* w, const void* a) {
 
 // Eight rows at a time, each with its own accumulator: one accumulator alone waits on its
 // fused multiply-add's latency at every step, eight independent ones keep both FMA units busy.
-void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_rows, const uint16_t* y, float* out) {
+template <typename T, typename Load>
+void tinyblas_rows(int64_t n, const T* x, size_t stride, int n_rows, const T* y, float* out, Load load) {
     constexpr int R = 8;
     int r = 0;
     for (; r + R <= n_rows; r += R) {
         __m256 acc[R];
         for (int k = 0; k < R; ++k) acc[k] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n; i += 8) {
-            const __m256 yv = load_f16(y + i);
-            for (int k = 0; k < R; ++k) acc[k] = _mm256_fmadd_ps(load_f16(x + (r + k) * stride + i), yv, acc[k]);
+            const __m256 yv = load(y + i);
+            for (int k = 0; k < R; ++k) acc[k] = _mm256_fmadd_ps(load(x + (r + k) * stride + i), yv, acc[k]);
         }
         for (int k = 0; k < R; ++k) out[r + k] = hsum8(acc[k]);
     }
-    for (; r < n_rows; ++r) out[r] = dot_one_accumulator(n, x + r * stride, y, load_f16);
+    for (; r < n_rows; ++r) out[r] = dot_one_accumulator(n, x + r * stride, y, load);
+}
+
+void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_rows, const uint16_t* y, float* out) {
+    tinyblas_rows(n, x, stride, n_rows, y, out, load_f16);
+}
+
+// The same on halves widened to floats beforehand: every product and sum is the same.
+void tinyblas_dot_f16_rows_widened(int64_t n, const float* x, size_t stride, int n_rows, const float* y, float* out) {
+    tinyblas_rows(n, x, stride, n_rows, y, out, load_f32);
 }
 
 float tinyblas_dot_bf16(int64_t n, const void* w, const void* a) {
     return dot_one_accumulator(n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(a), load_bf16);
+}
+
+void fp16_to_fp32_row(const uint16_t* x, float* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16(x + i));
+    for (; i < n; ++i) dst[i] = half_to_float(x[i]);
 }
 
 void fp32_to_fp16_row(const float* x, uint16_t* dst, int64_t n) {

@@ -119,23 +119,34 @@ TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
     }
 }
 
-// Attention's batched F16 products, many rows of the cache with one query at a time.
+// Attention's batched F16 products, many rows of the cache with one query at a time, on the
+// halves and on the same halves widened to floats.
 TEST(HalfDotRows, EveryRowAsTinyBlas) {
-    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
-    const Kernels& k = *avx2_kernels();
+    std::vector<const Kernels*> tables = {&reference_kernels()};
+    if (avx2_kernels()) tables.push_back(avx2_kernels());
     std::mt19937 rng(99);
-    for (const int n : {64, 256, 520}) {
-        for (const int n_rows : {1, 7, 8, 21}) {
-            const size_t stride = static_cast<size_t>(n) + 24;
-            std::vector<uint16_t> x(stride * n_rows), y(static_cast<size_t>(n));
-            const std::vector<float> xf = random_floats(rng, x.size()), yf = random_floats(rng, y.size());
-            k.fp32_to_fp16_row(xf.data(), x.data(), static_cast<int64_t>(x.size()));
-            k.fp32_to_fp16_row(yf.data(), y.data(), n);
-            std::vector<float> out(static_cast<size_t>(n_rows));
-            k.dot_f16_batch_rows(n, x.data(), stride, n_rows, y.data(), out.data());
-            for (int r = 0; r < n_rows; ++r) {
-                const float expected = k.dot_f16_batch(n, x.data() + r * stride, y.data());
-                EXPECT_EQ(std::bit_cast<uint32_t>(out[r]), std::bit_cast<uint32_t>(expected)) << n << " " << r;
+    for (const Kernels* table : tables) {
+        const Kernels& k = *table;
+        for (const int n : {64, 256, 520}) {
+            for (const int n_rows : {1, 7, 8, 21}) {
+                const size_t stride = static_cast<size_t>(n) + 24;
+                std::vector<uint16_t> x(stride * n_rows), y(static_cast<size_t>(n));
+                const std::vector<float> xf = random_floats(rng, x.size()), yf = random_floats(rng, y.size());
+                k.fp32_to_fp16_row(xf.data(), x.data(), static_cast<int64_t>(x.size()));
+                k.fp32_to_fp16_row(yf.data(), y.data(), n);
+                std::vector<float> x32(x.size()), y32(y.size());
+                k.fp16_to_fp32_row(x.data(), x32.data(), static_cast<int64_t>(x.size()));
+                k.fp16_to_fp32_row(y.data(), y32.data(), n);
+                EXPECT_EQ(x32[5], fp16_to_fp32(x[5]));
+                std::vector<float> out(static_cast<size_t>(n_rows)), widened(static_cast<size_t>(n_rows));
+                k.dot_f16_batch_rows(n, x.data(), stride, n_rows, y.data(), out.data());
+                k.dot_f16_batch_rows_widened(n, x32.data(), stride, n_rows, y32.data(), widened.data());
+                for (int r = 0; r < n_rows; ++r) {
+                    const float expected = k.dot_f16_batch(n, x.data() + r * stride, y.data());
+                    EXPECT_EQ(std::bit_cast<uint32_t>(out[r]), std::bit_cast<uint32_t>(expected)) << k.name << " " << n << " " << r;
+                    EXPECT_EQ(std::bit_cast<uint32_t>(widened[r]), std::bit_cast<uint32_t>(expected))
+                        << k.name << " widened " << n << " " << r;
+                }
             }
         }
     }
