@@ -61,10 +61,8 @@ void Forward::resize_scratch(int n) {
     const size_t per_thread = static_cast<size_t>(n_threads_) * cache_.capacity;
     att_scores_.resize(per_thread);
     att_probs_.resize(per_thread);
-    if (n > 1) {
-        att_probs32_.resize(per_thread);
-        q32_.resize(static_cast<size_t>(n_threads_) * hp.head_dim);
-    }
+    att_probs32_.resize(per_thread);
+    q32_.resize(static_cast<size_t>(n_threads_) * hp.head_dim);
     rope_cos_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
     rope_sin_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
 }
@@ -231,29 +229,29 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const Kernels& k = kernels();
     // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS.
-    const HalfDotFn dot = n_tokens == 1 ? k.dot_f16 : k.dot_f16_batch;
 
     const size_t slot = static_cast<size_t>(thread) * cache_.capacity;
     float* w = &att_scores_[slot];
     uint16_t* p16 = &att_probs_[slot];
     const uint16_t* q = &q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
     const size_t kv_dim = static_cast<size_t>(hp.kv_dim());
-    float* q32 = n_tokens == 1 ? nullptr : &q32_[static_cast<size_t>(thread) * hd];
+    // The query (and below the probabilities) widened to floats once, not once per product.
+    float* q32 = &q32_[static_cast<size_t>(thread) * hd];
+    k.fp16_to_fp32_row(q, q32, hd);
     if (n_tokens == 1) {
-        for (int j = 0; j <= pos; ++j) w[j] = dot(hd, cache_.k_at(layer, j) + kvh * hd, q);
+        for (int j = 0; j <= pos; ++j) w[j] = k.dot_f16_widened_y(hd, cache_.k_at(layer, j) + kvh * hd, q32);
     } else {
-        k.fp16_to_fp32_row(q, q32, hd);
         k.dot_f16_batch_rows_widened(hd, k32_.data() + kvh * hd, kv_dim, pos + 1, q32, w);
     }
     for (int j = 0; j < n_kv; ++j) w[j] = j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
     softmax(w, n_kv);
     k.fp32_to_fp16_row(w, p16, n_kv);
     float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
+    float* p32 = &att_probs32_[slot];
+    k.fp16_to_fp32_row(p16, p32, n_kv);
     if (n_tokens == 1) {
-        for (int i = 0; i < hd; ++i) out[i] = dot(n_kv, cache_.v_row(layer, kvh * hd + i), p16);
+        for (int i = 0; i < hd; ++i) out[i] = k.dot_f16_widened_y(n_kv, cache_.v_row(layer, kvh * hd + i), p32);
     } else {
-        float* p32 = &att_probs32_[slot];
-        k.fp16_to_fp32_row(p16, p32, n_kv);
         k.dot_f16_batch_rows_widened(n_kv, &v32_[static_cast<size_t>(kvh) * hd * n_kv], static_cast<size_t>(n_kv), hd, p32,
                                      out);
     }

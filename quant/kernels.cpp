@@ -66,6 +66,13 @@ void dot_f16_rows_ref(int64_t n, const uint16_t* x, size_t x_stride, int n_rows,
     for (int r = 0; r < n_rows; ++r) out[r] = dot_f16_ref(n, x + r * x_stride, y);
 }
 
+// Back to halves (exact for F16 values), then as dot_f16_ref.
+float dot_f16_widened_y_ref(int64_t n, const uint16_t* x, const float* y) {
+    std::vector<uint16_t> yh(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) yh[i] = fp32_to_fp16(y[i]);
+    return dot_f16_ref(n, x, yh.data());
+}
+
 // Back to halves (exact for F16 values), then as dot_f16_rows_ref.
 void dot_f16_rows_widened_ref(int64_t n, const float* x, size_t x_stride, int n_rows, const float* y, float* out) {
     std::vector<uint16_t> xh(static_cast<size_t>(n)), yh(static_cast<size_t>(n));
@@ -98,7 +105,7 @@ void swiglu_ref(int64_t n, const float* gate, const float* up, float* out) {
 }
 
 constexpr Kernels kReference = {
-    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_rows_ref,
+    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref, dot_f16_rows_ref,
     dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref, softmax_exp_ref, swiglu_ref,
 };
 

@@ -54,6 +54,8 @@ struct Kernels {
     // tinyBLAS (a batch of query rows) sum them.
     HalfDotFn dot_f16;
     HalfDotFn dot_f16_batch;
+    // dot_f16 with y already widened to floats (every y[i] an F16 value), bit for bit.
+    float (*dot_f16_widened_y)(int64_t n, const uint16_t* x, const float* y);
     // out[r] = dot_f16_batch(n, x + r * x_stride, y) for r < n_rows, bit for bit.
     void (*dot_f16_batch_rows)(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const uint16_t* y, float* out);
     // The same on halves already widened to floats (every x and y an F16 value), bit for bit:

@@ -136,6 +136,8 @@ float tinyblas_dot_f16(int64_t n, const void* w, const void* a);
 float tinyblas_dot_bf16(int64_t n, const void* w, const void* a);
 // tinyblas_dot_f16 of n_rows rows of x (stride elements apart) with y into out[0..n_rows).
 void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_rows, const uint16_t* y, float* out);
+// vec_dot_f16 with y already widened to floats (every y[i] an F16 value), bit for bit.
+float vec_dot_f16_widened_y(int64_t n, const uint16_t* x, const float* y);
 void tinyblas_dot_f16_rows_widened(int64_t n, const float* x, size_t stride, int n_rows, const float* y, float* out);
 
 // Tiles of those dot products (TileDotFn in quant/kernels.h), bit for bit the kernels above.

@@ -26,17 +26,23 @@ __m256 load_bf16(const uint16_t* p) {
 
 // The ggml_vec_dot_f32 / _f16 loop: 32 elements per step into four accumulators, which are
 // then added as (0 + 2) + (1 + 3) and reduced with hsum8_hadd. Returns the elements done.
-template <typename T, typename Load>
-int64_t dot_four_accumulators(int64_t n, const T* x, const T* y, Load load, float& sum) {
+// x and y may come in different forms (halves, and halves already widened to floats).
+template <typename TX, typename TY, typename LoadX, typename LoadY>
+int64_t dot_four_accumulators(int64_t n, const TX* x, const TY* y, LoadX load_x, LoadY load_y, float& sum) {
     const int64_t steps = n & ~int64_t{31};
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < steps; i += 32) {
-        for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(load(x + i + 8 * j), load(y + i + 8 * j), acc[j]);
+        for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(load_x(x + i + 8 * j), load_y(y + i + 8 * j), acc[j]);
     }
     acc[0] = _mm256_add_ps(acc[0], acc[2]);
     acc[1] = _mm256_add_ps(acc[1], acc[3]);
     sum = hsum8_hadd(_mm256_add_ps(acc[0], acc[1]));
     return steps;
+}
+
+template <typename T, typename Load>
+int64_t dot_four_accumulators(int64_t n, const T* x, const T* y, Load load, float& sum) {
+    return dot_four_accumulators(n, x, y, load, load, sum);
 }
 
 // tinyBLAS: one 8-lane accumulator over the whole row (n is a multiple of 8 there), hsum8.
@@ -69,6 +75,14 @@ float vec_dot_f16(int64_t n, const void* w, const void* a) {
     int64_t i = dot_four_accumulators(n, x, y, load_f16, vector_sum);
     double sum = vector_sum;
     for (; i < n; ++i) sum += static_cast<double>(half_to_float(x[i]) * half_to_float(y[i]));
+    return static_cast<float>(sum);
+}
+
+float vec_dot_f16_widened_y(int64_t n, const uint16_t* x, const float* y) {
+    float vector_sum = 0.0f;
+    int64_t i = dot_four_accumulators(n, x, y, load_f16, load_f32, vector_sum);
+    double sum = vector_sum;
+    for (; i < n; ++i) sum += static_cast<double>(half_to_float(x[i]) * y[i]);
     return static_cast<float>(sum);
 }
 

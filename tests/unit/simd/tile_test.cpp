@@ -146,8 +146,33 @@ TEST(HalfDotRows, EveryRowAsTinyBlas) {
                     EXPECT_EQ(std::bit_cast<uint32_t>(out[r]), std::bit_cast<uint32_t>(expected)) << k.name << " " << n << " " << r;
                     EXPECT_EQ(std::bit_cast<uint32_t>(widened[r]), std::bit_cast<uint32_t>(expected))
                         << k.name << " widened " << n << " " << r;
+                    // One query row (generation): ggml_vec_dot_f16's order, y widened beforehand.
+                    const float one = k.dot_f16(n, x.data() + r * stride, y.data());
+                    EXPECT_EQ(std::bit_cast<uint32_t>(k.dot_f16_widened_y(n, x.data() + r * stride, y32.data())),
+                              std::bit_cast<uint32_t>(one))
+                        << k.name << " widened y " << n << " " << r;
                 }
             }
+        }
+    }
+}
+
+// ggml_vec_dot_f16 with y widened beforehand, on lengths with a tail after the 32-wide steps.
+TEST(HalfDotRows, OneRowWithWidenedQuery) {
+    std::vector<const Kernels*> tables = {&reference_kernels()};
+    if (avx2_kernels()) tables.push_back(avx2_kernels());
+    std::mt19937 rng(7);
+    for (const Kernels* table : tables) {
+        for (const int n : {1, 31, 77, 130}) {
+            std::vector<uint16_t> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+            const std::vector<float> xf = random_floats(rng, x.size()), yf = random_floats(rng, y.size());
+            table->fp32_to_fp16_row(xf.data(), x.data(), n);
+            table->fp32_to_fp16_row(yf.data(), y.data(), n);
+            std::vector<float> y32(y.size());
+            table->fp16_to_fp32_row(y.data(), y32.data(), n);
+            EXPECT_EQ(std::bit_cast<uint32_t>(table->dot_f16_widened_y(n, x.data(), y32.data())),
+                      std::bit_cast<uint32_t>(table->dot_f16(n, x.data(), y.data())))
+                << table->name << " n=" << n;
         }
     }
 }
