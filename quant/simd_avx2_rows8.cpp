@@ -119,10 +119,11 @@ public:
     DirectQ4k(const uint8_t* w, size_t ws) : w_(w), ws_(ws) {}
     void begin_block(int64_t b) {
         block_ = w_ + b * sizeof(BlockQ4_K);
-        for (int r = 0; r < 8; ++r) {
-            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kRows8PrefetchBytes), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kRows8PrefetchBytes + 64), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(block_ + r * ws_ + kRows8PrefetchBytes + 128), _MM_HINT_T0);
+        // The next group of 8 rows, read at the pace of this one: one sequential stream
+        // (8 streams of rows prefetched 12 KiB ahead each: 1B Q4_K_M tg 16.9 t/s, this 18.4).
+        const uintptr_t next = reinterpret_cast<uintptr_t>(w_) + 8 * ws_ + b * 8 * sizeof(BlockQ4_K);
+        for (uintptr_t p = next & ~uintptr_t{63}; p < next + 8 * sizeof(BlockQ4_K); p += 64) {
+            _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
         }
         __m256i head[4];  // d | dmin << 16, then the 12 packed scale bytes
         load_transposed(block_, ws_, 0, head);
