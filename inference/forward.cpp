@@ -228,8 +228,8 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     const int pos = n_past + t;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const Kernels& k = kernels();
-    // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS.
-
+    // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS
+    // (both here on the F16 values widened to floats, which changes no product or sum).
     const size_t slot = static_cast<size_t>(thread) * cache_.capacity;
     float* w = &att_scores_[slot];
     uint16_t* p16 = &att_probs_[slot];

@@ -151,27 +151,21 @@ void block_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act
     auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
     thread_local TileScales sc;
     sc.weights<Block>(nb, w, ws, n_rows);
-    auto wd = [&](int r) { return sc.wd.data() + r * nb; };
-    auto wm = [&](int r) { return sc.wm.data() + r * nb; };
+    // The micro-tile of weight rows [r, r + RR) and activation rows [a, a + AA).
+    auto micro = [&]<int RR, int AA>(int r, int a) {
+        block_micro<Block, Act, Quants, RR, AA>(nb, wrow(r), ws, arow(a), as, sc.wd.data() + r * nb, sc.wm.data() + r * nb,
+                                                sc.ad.data(), sc.as.data(), out + a * os + r, os);
+    };
     int a = 0;
     for (; a + A <= n_acts; a += A) {
         sc.acts<Act>(nb, arow(a), as, A);
         int r = 0;
-        for (; r + R <= n_rows; r += R) {
-            block_micro<Block, Act, Quants, R, A>(nb, wrow(r), ws, arow(a), as, wd(r), wm(r), sc.ad.data(), sc.as.data(),
-                                                  out + a * os + r, os);
-        }
-        for (; r < n_rows; ++r) {
-            block_micro<Block, Act, Quants, 1, A>(nb, wrow(r), ws, arow(a), as, wd(r), wm(r), sc.ad.data(), sc.as.data(),
-                                                  out + a * os + r, os);
-        }
+        for (; r + R <= n_rows; r += R) micro.template operator()<R, A>(r, a);
+        for (; r < n_rows; ++r) micro.template operator()<1, A>(r, a);
     }
     for (; a < n_acts; ++a) {
         sc.acts<Act>(nb, arow(a), as, 1);
-        for (int r = 0; r < n_rows; ++r) {
-            block_micro<Block, Act, Quants, 1, 1>(nb, wrow(r), ws, arow(a), as, wd(r), wm(r), sc.ad.data(), sc.as.data(),
-                                                  out + a * os + r, os);
-        }
+        for (int r = 0; r < n_rows; ++r) micro.template operator()<1, 1>(r, a);
     }
 }
 
