@@ -4,56 +4,12 @@
 #include <map>
 
 #include "core/error.h"
+#include "inference/model_reader.h"
 #include "quant/quant.h"
 
 namespace natter {
 
 namespace {
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
-}
-
-const GgufTensor& require_tensor(const GgufFile& file, const std::string& name) {
-    const GgufTensor* t = file.find_tensor(name);
-    if (!t) throw Error(file.path() + ": the model has no tensor '" + name + "'");
-    return *t;
-}
-
-void check_shape(const GgufFile& file, const GgufTensor& t, std::vector<int64_t> expected) {
-    if (t.shape != expected) {
-        throw Error(file.path() + ": tensor '" + t.name + "' has shape " + shape_string(t.shape) +
-                    ", expected " + shape_string(expected) + " from the model's hyper-parameters");
-    }
-}
-
-WeightMatrix matrix(const GgufFile& file, const std::string& name, int64_t cols, int64_t rows) {
-    const GgufTensor& t = require_tensor(file, name);
-    check_shape(file, t, {cols, rows});
-    if (t.type == GgmlType::Q8_1 || t.type == GgmlType::Q8_K) {
-        throw Error(file.path() + ": tensor '" + name + "' has type " + std::string(type_name(t.type)) +
-                    ", which is not a weight type");
-    }
-    return WeightMatrix{t.type, cols, rows, row_size(t.type, cols), t.data};
-}
-
-std::vector<float> float_vector(const GgufFile& file, const std::string& name, int64_t n) {
-    const GgufTensor& t = require_tensor(file, name);
-    check_shape(file, t, {n});
-    std::vector<float> v(static_cast<size_t>(n));
-    dequantize_row(t.type, t.data, v.data(), n);
-    return v;
-}
-
-int positive_int(const GgufFile& file, const std::string& key, int64_t fallback) {
-    const int64_t v = file.get_int(key, fallback);
-    if (v <= 0 || v > (1 << 24)) {
-        throw Error(file.path() + ": metadata '" + key + "' = " + std::to_string(v) + " is out of range");
-    }
-    return static_cast<int>(v);
-}
 
 Hparams read_hparams(const GgufFile& file) {
     Hparams hp;
@@ -112,26 +68,25 @@ Model::Model(GgufFile file) : file_(std::move(file)), tokenizer_(Tokenizer::from
         throw Error(file_.path() + ": the tokenizer has " + std::to_string(tokenizer_.n_vocab()) +
                     " tokens but the embedding only " + std::to_string(hp.n_vocab));
     }
-    token_embd_ = matrix(file_, "token_embd.weight", hp.n_embd, hp.n_vocab);
-    output_norm_ = float_vector(file_, "output_norm.weight", hp.n_embd);
-    output_ = file_.find_tensor("output.weight") ? matrix(file_, "output.weight", hp.n_embd, hp.n_vocab)
-                                                  : token_embd_;
-    if (file_.find_tensor("rope_freqs.weight")) {
-        hp.rope.freq_factors = float_vector(file_, "rope_freqs.weight", hp.rope.n_rot / 2);
-    }
+    token_embd_ = load_matrix(file_, "token_embd.weight", hp.n_embd, hp.n_vocab);
+    output_norm_ = load_vector(file_, "output_norm.weight", hp.n_embd);
+    output_ = load_optional_matrix(file_, "output.weight", hp.n_embd, hp.n_vocab);
+    if (output_.empty()) output_ = token_embd_;  // tied embeddings
+    // llama-3 style RoPE scaling; llama.cpp reads it for any architecture that has it.
+    hp.rope.freq_factors = load_optional_vector(file_, "rope_freqs.weight", hp.rope.n_rot / 2);
     layers_.resize(static_cast<size_t>(hp.n_layer));
     for (int l = 0; l < hp.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights& L = layers_[static_cast<size_t>(l)];
-        L.attn_norm = float_vector(file_, p + "attn_norm.weight", hp.n_embd);
-        L.wq = matrix(file_, p + "attn_q.weight", hp.n_embd, hp.q_dim());
-        L.wk = matrix(file_, p + "attn_k.weight", hp.n_embd, hp.kv_dim());
-        L.wv = matrix(file_, p + "attn_v.weight", hp.n_embd, hp.kv_dim());
-        L.wo = matrix(file_, p + "attn_output.weight", hp.q_dim(), hp.n_embd);
-        L.ffn_norm = float_vector(file_, p + "ffn_norm.weight", hp.n_embd);
-        L.w_gate = matrix(file_, p + "ffn_gate.weight", hp.n_embd, hp.n_ff);
-        L.w_up = matrix(file_, p + "ffn_up.weight", hp.n_embd, hp.n_ff);
-        L.w_down = matrix(file_, p + "ffn_down.weight", hp.n_ff, hp.n_embd);
+        L.attn_norm = load_vector(file_, p + "attn_norm.weight", hp.n_embd);
+        L.wq = load_matrix(file_, p + "attn_q.weight", hp.n_embd, hp.q_dim());
+        L.wk = load_matrix(file_, p + "attn_k.weight", hp.n_embd, hp.kv_dim());
+        L.wv = load_matrix(file_, p + "attn_v.weight", hp.n_embd, hp.kv_dim());
+        L.wo = load_matrix(file_, p + "attn_output.weight", hp.q_dim(), hp.n_embd);
+        L.ffn_norm = load_vector(file_, p + "ffn_norm.weight", hp.n_embd);
+        L.w_gate = load_matrix(file_, p + "ffn_gate.weight", hp.n_embd, hp.n_ff);
+        L.w_up = load_matrix(file_, p + "ffn_up.weight", hp.n_embd, hp.n_ff);
+        L.w_down = load_matrix(file_, p + "ffn_down.weight", hp.n_ff, hp.n_embd);
     }
 }
 

@@ -21,6 +21,7 @@ struct WeightMatrix {
     const uint8_t* data = nullptr;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+    bool empty() const { return data == nullptr; }  // an optional weight the model lacks
 };
 
 // The summation order llama.cpp uses for row `token` of a batch of n_tokens rows multiplied
