@@ -39,6 +39,7 @@ int KvCache::padded_length(int n_used) const {
 
 Forward::Forward(const Model& model, const ForwardOptions& options)
     : model_(model),
+      trace_(tensor_dump::from_environment()),
       cache_(options.n_ctx, model.hparams().n_layer, model.hparams().kv_dim()),
       n_batch_(std::max(1, options.n_batch)),
       n_threads_(options.n_threads > 0 ? options.n_threads : default_threads()),
@@ -82,7 +83,7 @@ std::span<const float> Forward::eval(std::span<const int32_t> tokens, int n_past
     for (int32_t id : tokens) {
         if (id < 0 || id >= n_vocab) throw Error("token id " + std::to_string(id) + " is outside the vocabulary");
     }
-    tensor_dump::begin_eval();
+    if (trace_) trace_->begin_eval();
     evaluated_ = n_past;
     logits_.resize(static_cast<size_t>(all_logits ? tokens.size() : 1) * n_vocab);
     for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
@@ -115,13 +116,13 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
 
         // Attention block.
         for (int t = 0; t < n; ++t) rms_norm(&x_[t * d], L.attn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-        tensor_dump::write("attn_norm", l, xn_.data(), {n, hp.n_embd});
+        trace(trace_, {"attn_norm", l}, xn_.data(), {n, hp.n_embd});
         matmul(L.wq, xn_.data(), n, q_.data(), &pool_);
         matmul(L.wk, xn_.data(), n, k_.data(), &pool_);
         matmul(L.wv, xn_.data(), n, v_.data(), &pool_);
-        tensor_dump::write("Qcur", l, q_.data(), {n, hp.q_dim()});
-        tensor_dump::write("Kcur", l, k_.data(), {n, hp.kv_dim()});
-        tensor_dump::write("Vcur", l, v_.data(), {n, hp.kv_dim()});
+        trace(trace_, {"Qcur", l}, q_.data(), {n, hp.q_dim()});
+        trace(trace_, {"Kcur", l}, k_.data(), {n, hp.kv_dim()});
+        trace(trace_, {"Vcur", l}, v_.data(), {n, hp.kv_dim()});
         for (int t = 0; t < n; ++t) {
             rope_cos_sin(hp.rope, n_past + t, rope_cos_.data(), rope_sin_.data());
             rope_apply(&q_[static_cast<size_t>(t) * hp.q_dim()], hp.n_head, hp.head_dim, hp.rope.n_rot,
@@ -129,12 +130,12 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
             rope_apply(&k_[static_cast<size_t>(t) * hp.kv_dim()], hp.n_head_kv, hp.head_dim, hp.rope.n_rot,
                        rope_cos_.data(), rope_sin_.data());
         }
-        tensor_dump::write("Qcur-" + std::to_string(l) + "#2", q_.data(), {n, hp.n_head, hp.head_dim});
-        tensor_dump::write("Kcur-" + std::to_string(l) + "#2", k_.data(), {n, hp.n_head_kv, hp.head_dim});
+        trace(trace_, {"Qcur", l, 2}, q_.data(), {n, hp.n_head, hp.head_dim});
+        trace(trace_, {"Kcur", l, 2}, k_.data(), {n, hp.n_head_kv, hp.head_dim});
         store_kv(l, n, n_past);
         attention(l, n, n_past);
         matmul(L.wo, attn_.data(), n, xn_.data(), &pool_);
-        tensor_dump::write("attn_out", l, xn_.data(), {n, hp.n_embd});
+        trace(trace_, {"attn_out", l}, xn_.data(), {n, hp.n_embd});
         add_in_place(x_.data(), xn_.data(), n * d);
 
         int rows = n;
@@ -142,15 +143,15 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
             if (n_out == 1) std::copy_n(&x_[(n - 1) * d], d, x_.data());
             rows = n_out;
         }
-        tensor_dump::write("ffn_inp", l, x_.data(), {rows, hp.n_embd});
+        trace(trace_, {"ffn_inp", l}, x_.data(), {rows, hp.n_embd});
         feed_forward(L, l, rows);
     }
     if (!logits_out) return true;
 
     for (int t = 0; t < n_out; ++t) rms_norm(&x_[t * d], model_.output_norm().data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-    tensor_dump::write("result_norm", xn_.data(), {n_out, hp.n_embd});
+    trace(trace_, {"result_norm"}, xn_.data(), {n_out, hp.n_embd});
     matmul(model_.output(), xn_.data(), n_out, logits_out, &pool_);
-    tensor_dump::write("result_output", logits_out, {n_out, hp.n_vocab});
+    trace(trace_, {"result_output"}, logits_out, {n_out, hp.n_vocab});
     return true;
 }
 
@@ -160,17 +161,17 @@ void Forward::feed_forward(const LayerWeights& L, int layer, int n_rows) {
     const size_t d = static_cast<size_t>(hp.n_embd);
     const size_t ff = static_cast<size_t>(hp.n_ff);
     for (int t = 0; t < n_rows; ++t) rms_norm(&x_[t * d], L.ffn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-    tensor_dump::write("ffn_norm", layer, xn_.data(), {n_rows, hp.n_embd});
+    trace(trace_, {"ffn_norm", layer}, xn_.data(), {n_rows, hp.n_embd});
     matmul(L.w_gate, xn_.data(), n_rows, gate_.data(), &pool_);
     matmul(L.w_up, xn_.data(), n_rows, up_.data(), &pool_);
-    tensor_dump::write("ffn_gate", layer, gate_.data(), {n_rows, hp.n_ff});
-    tensor_dump::write("ffn_up", layer, up_.data(), {n_rows, hp.n_ff});
+    trace(trace_, {"ffn_gate", layer}, gate_.data(), {n_rows, hp.n_ff});
+    trace(trace_, {"ffn_up", layer}, up_.data(), {n_rows, hp.n_ff});
     for (int t = 0; t < n_rows; ++t) swiglu(&gate_[t * ff], &up_[t * ff], hp.n_ff, &gate_[t * ff]);
-    tensor_dump::write("ffn_swiglu", layer, gate_.data(), {n_rows, hp.n_ff});
+    trace(trace_, {"ffn_swiglu", layer}, gate_.data(), {n_rows, hp.n_ff});
     matmul(L.w_down, gate_.data(), n_rows, xn_.data(), &pool_);
-    tensor_dump::write("ffn_out", layer, xn_.data(), {n_rows, hp.n_embd});
+    trace(trace_, {"ffn_out", layer}, xn_.data(), {n_rows, hp.n_embd});
     add_in_place(x_.data(), xn_.data(), n_rows * d);
-    tensor_dump::write("l_out", layer, x_.data(), {n_rows, hp.n_embd});
+    trace(trace_, {"l_out", layer}, x_.data(), {n_rows, hp.n_embd});
 }
 
 void Forward::store_kv(int layer, int n_tokens, int n_past) {
@@ -198,7 +199,7 @@ void Forward::attention(int layer, int n_tokens, int n_past) {
                            n_kv, thread);
         }
     });
-    tensor_dump::write("kqv_out", layer, attn_.data(), {n_tokens, hp.q_dim()});
+    trace(trace_, {"kqv_out", layer}, attn_.data(), {n_tokens, hp.q_dim()});
 }
 
 // F32 copies of positions [0, n_kv) of this layer's K and V cache: a batch reads every row

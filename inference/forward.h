@@ -7,6 +7,7 @@
 
 #include "inference/model.h"
 #include "inference/thread_pool.h"
+#include "inference/trace.h"
 
 namespace natter {
 
@@ -58,6 +59,10 @@ public:
     const Model& model() const { return model_; }
     size_t cache_bytes() const { return cache_.bytes(); }
 
+    // Where the intermediate tensors go: the NATTER_DUMP_DIR dump when that is set
+    // (inference/tensor_dump.h), else nowhere (nullptr). The trace must outlive the calls.
+    void set_trace(Trace* trace) { trace_ = trace; }
+
 private:
     // Runs one batch of tokens through every layer; false if stopped.
     bool eval_batch(std::span<const int32_t> tokens, int n_past, bool all_logits,
@@ -70,6 +75,7 @@ private:
     void resize_scratch(int n_tokens);
 
     const Model& model_;
+    Trace* trace_;
     KvCache cache_;
     int n_batch_;
     int n_threads_;

@@ -3,27 +3,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <string>
 
 #include "core/error.h"
 
 namespace natter::tensor_dump {
 namespace {
-
-struct State {
-    std::filesystem::path root;
-    std::filesystem::path step;
-    int evals = 0;
-};
-
-State& state() {
-    static State s = [] {
-        State init;
-        const char* dir = std::getenv("NATTER_DUMP_DIR");
-        if (dir && *dir) init.root = dir;
-        return init;
-    }();
-    return s;
-}
 
 // NumPy's .npy format, version 1.0: magic, header length, a Python dict literal padded with
 // spaces to a multiple of 64 bytes and ending in a newline, then the raw little-endian data.
@@ -47,27 +33,43 @@ void write_npy(const std::filesystem::path& path, const float* data, std::initia
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(float)));
 }
 
+// <base>[-<layer>][#<repeat>], the names dump_llamacpp_tensors.py gives llama.cpp's nodes.
+std::string file_stem(const TraceName& name) {
+    std::string s = name.base;
+    if (name.layer >= 0) s.append("-").append(std::to_string(name.layer));
+    if (name.repeat > 0) s.append("#").append(std::to_string(name.repeat));
+    return s;
+}
+
+class NpyDump final : public Trace {
+public:
+    explicit NpyDump(std::filesystem::path root) : root_(std::move(root)) {}
+
+    void begin_eval() override {
+        step_ = root_ / (evals_ == 0 ? std::string("prompt") : "gen" + std::to_string(evals_ - 1));
+        ++evals_;
+        std::filesystem::create_directories(step_);
+    }
+
+    void tensor(const TraceName& name, const float* data, std::initializer_list<int64_t> shape) override {
+        if (step_.empty()) return;
+        write_npy(step_ / (file_stem(name) + ".npy"), data, shape);
+    }
+
+private:
+    std::filesystem::path root_;
+    std::filesystem::path step_;
+    int evals_ = 0;
+};
+
 }  // namespace
 
-bool enabled() { return !state().root.empty(); }
-
-void begin_eval() {
-    State& s = state();
-    if (s.root.empty()) return;
-    s.step = s.root / (s.evals == 0 ? std::string("prompt") : "gen" + std::to_string(s.evals - 1));
-    ++s.evals;
-    std::filesystem::create_directories(s.step);
-}
-
-void write(const std::string& name, const float* data, std::initializer_list<int64_t> shape) {
-    const State& s = state();
-    if (s.root.empty() || s.step.empty()) return;
-    write_npy(s.step / (name + ".npy"), data, shape);
-}
-
-void write(const std::string& name, int layer, const float* data, std::initializer_list<int64_t> shape) {
-    if (!enabled()) return;
-    write(name + "-" + std::to_string(layer), data, shape);
+Trace* from_environment() {
+    static const std::unique_ptr<NpyDump> dump = []() -> std::unique_ptr<NpyDump> {
+        const char* dir = std::getenv("NATTER_DUMP_DIR");
+        return dir && *dir ? std::make_unique<NpyDump>(dir) : nullptr;
+    }();
+    return dump.get();
 }
 
 }  // namespace natter::tensor_dump
