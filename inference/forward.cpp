@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "inference/arch.h"
 #include "inference/tensor_dump.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
@@ -110,68 +111,68 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
 
     for (int t = 0; t < n; ++t) model_.embed(tokens[t], x_.data() + t * d);
 
+    Batch batch(*this, n, n_past, n_out);
+    const Architecture& arch = model_.architecture();
     for (int l = 0; l < hp.n_layer; ++l) {
         if (stop && stop->load(std::memory_order_relaxed)) return false;
-        const LayerWeights& L = model_.layers()[static_cast<size_t>(l)];
-
-        // Attention block.
-        for (int t = 0; t < n; ++t) rms_norm(&x_[t * d], L.attn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-        trace(trace_, {"attn_norm", l}, xn_.data(), {n, hp.n_embd});
-        matmul(L.wq, xn_.data(), n, q_.data(), &pool_);
-        matmul(L.wk, xn_.data(), n, k_.data(), &pool_);
-        matmul(L.wv, xn_.data(), n, v_.data(), &pool_);
-        trace(trace_, {"Qcur", l}, q_.data(), {n, hp.q_dim()});
-        trace(trace_, {"Kcur", l}, k_.data(), {n, hp.kv_dim()});
-        trace(trace_, {"Vcur", l}, v_.data(), {n, hp.kv_dim()});
-        for (int t = 0; t < n; ++t) {
-            rope_cos_sin(hp.rope, n_past + t, rope_cos_.data(), rope_sin_.data());
-            rope_apply(&q_[static_cast<size_t>(t) * hp.q_dim()], hp.n_head, hp.head_dim, hp.rope.n_rot,
-                       rope_cos_.data(), rope_sin_.data());
-            rope_apply(&k_[static_cast<size_t>(t) * hp.kv_dim()], hp.n_head_kv, hp.head_dim, hp.rope.n_rot,
-                       rope_cos_.data(), rope_sin_.data());
-        }
-        trace(trace_, {"Qcur", l, 2}, q_.data(), {n, hp.n_head, hp.head_dim});
-        trace(trace_, {"Kcur", l, 2}, k_.data(), {n, hp.n_head_kv, hp.head_dim});
-        store_kv(l, n, n_past);
-        attention(l, n, n_past);
-        matmul(L.wo, attn_.data(), n, xn_.data(), &pool_);
-        trace(trace_, {"attn_out", l}, xn_.data(), {n, hp.n_embd});
-        add_in_place(x_.data(), xn_.data(), n * d);
-
-        int rows = n;
-        if (l == hp.n_layer - 1 && n_out < n) {
-            if (n_out == 1) std::copy_n(&x_[(n - 1) * d], d, x_.data());
-            rows = n_out;
-        }
-        trace(trace_, {"ffn_inp", l}, x_.data(), {rows, hp.n_embd});
-        feed_forward(L, l, rows);
+        arch.block(batch, model_.layers()[static_cast<size_t>(l)], l);
     }
     if (!logits_out) return true;
 
-    for (int t = 0; t < n_out; ++t) rms_norm(&x_[t * d], model_.output_norm().data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-    trace(trace_, {"result_norm"}, xn_.data(), {n_out, hp.n_embd});
-    matmul(model_.output(), xn_.data(), n_out, logits_out, &pool_);
-    trace(trace_, {"result_output"}, logits_out, {n_out, hp.n_vocab});
+    batch.rms_norm(batch.x, model_.output_norm(), n_out, batch.xn);
+    batch.trace({"result_norm"}, batch.xn, {n_out, hp.n_embd});
+    batch.matmul(model_.output(), batch.xn, n_out, logits_out);
+    batch.trace({"result_output"}, logits_out, {n_out, hp.n_vocab});
     return true;
 }
 
-void Forward::feed_forward(const LayerWeights& L, int layer, int n_rows) {
-    if (n_rows == 0) return;
-    const Hparams& hp = model_.hparams();
-    const size_t d = static_cast<size_t>(hp.n_embd);
+// The operations an architecture's block is written in (arch.h), on this Forward's scratch
+// rows, threads and cache.
+Batch::Batch(Forward& f, int n_tokens_, int n_past_, int n_out)
+    : hp(f.model_.hparams()), n_tokens(n_tokens_), n_past(n_past_), x(f.x_.data()), xn(f.xn_.data()),
+      q(f.q_.data()), k(f.k_.data()), v(f.v_.data()), attn(f.attn_.data()), gate(f.gate_.data()),
+      up(f.up_.data()), forward_(f), trace_(f.trace_), n_out_(n_out) {}
+
+void Batch::rms_norm(const float* in, const std::vector<float>& weight, int rows, float* out) {
+    const size_t width = weight.size();
+    for (int t = 0; t < rows; ++t) {
+        natter::rms_norm(in + t * width, weight.data(), static_cast<int64_t>(width), hp.rms_eps, out + t * width);
+    }
+}
+
+void Batch::matmul(const WeightMatrix& w, const float* in, int rows, float* out) {
+    natter::matmul(w, in, rows, out, &forward_.pool_);
+}
+
+void Batch::add(float* to, const float* from, int rows) {
+    add_in_place(to, from, static_cast<size_t>(rows) * hp.n_embd);
+}
+
+void Batch::swiglu(const float* gate_in, const float* up_in, int rows, float* out) {
     const size_t ff = static_cast<size_t>(hp.n_ff);
-    for (int t = 0; t < n_rows; ++t) rms_norm(&x_[t * d], L.ffn_norm.data(), hp.n_embd, hp.rms_eps, &xn_[t * d]);
-    trace(trace_, {"ffn_norm", layer}, xn_.data(), {n_rows, hp.n_embd});
-    matmul(L.w_gate, xn_.data(), n_rows, gate_.data(), &pool_);
-    matmul(L.w_up, xn_.data(), n_rows, up_.data(), &pool_);
-    trace(trace_, {"ffn_gate", layer}, gate_.data(), {n_rows, hp.n_ff});
-    trace(trace_, {"ffn_up", layer}, up_.data(), {n_rows, hp.n_ff});
-    for (int t = 0; t < n_rows; ++t) swiglu(&gate_[t * ff], &up_[t * ff], hp.n_ff, &gate_[t * ff]);
-    trace(trace_, {"ffn_swiglu", layer}, gate_.data(), {n_rows, hp.n_ff});
-    matmul(L.w_down, gate_.data(), n_rows, xn_.data(), &pool_);
-    trace(trace_, {"ffn_out", layer}, xn_.data(), {n_rows, hp.n_embd});
-    add_in_place(x_.data(), xn_.data(), n_rows * d);
-    trace(trace_, {"l_out", layer}, x_.data(), {n_rows, hp.n_embd});
+    for (int t = 0; t < rows; ++t) natter::swiglu(gate_in + t * ff, up_in + t * ff, hp.n_ff, out + t * ff);
+}
+
+void Batch::rope(float* q_rows, float* k_rows) {
+    float* cos_v = forward_.rope_cos_.data();
+    float* sin_v = forward_.rope_sin_.data();
+    for (int t = 0; t < n_tokens; ++t) {
+        rope_cos_sin(hp.rope, n_past + t, cos_v, sin_v);
+        rope_apply(q_rows + static_cast<size_t>(t) * hp.q_dim(), hp.n_head, hp.head_dim, hp.rope.n_rot, cos_v, sin_v);
+        rope_apply(k_rows + static_cast<size_t>(t) * hp.kv_dim(), hp.n_head_kv, hp.head_dim, hp.rope.n_rot, cos_v, sin_v);
+    }
+}
+
+void Batch::attention(int layer) {
+    forward_.store_kv(layer, n_tokens, n_past);
+    forward_.attention(layer, n_tokens, n_past);
+}
+
+int Batch::output_rows(int layer) {
+    if (layer != hp.n_layer - 1 || n_out_ >= n_tokens) return n_tokens;
+    const size_t d = static_cast<size_t>(hp.n_embd);
+    if (n_out_ == 1) std::copy_n(x + (n_tokens - 1) * d, d, x);
+    return n_out_;
 }
 
 void Forward::store_kv(int layer, int n_tokens, int n_past) {

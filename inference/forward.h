@@ -64,6 +64,8 @@ public:
     void set_trace(Trace* trace) { trace_ = trace; }
 
 private:
+    friend class Batch;  // the operations an architecture's block is written in (arch.h)
+
     // Runs one batch of tokens through every layer; false if stopped.
     bool eval_batch(std::span<const int32_t> tokens, int n_past, bool all_logits,
                     const std::atomic<bool>* stop, float* logits_out);
@@ -71,7 +73,6 @@ private:
     void attention(int layer, int n_tokens, int n_past);
     void widen_kv(int layer, int n_kv);
     void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
-    void feed_forward(const LayerWeights& L, int layer, int n_rows);
     void resize_scratch(int n_tokens);
 
     const Model& model_;

@@ -1,6 +1,6 @@
 #pragma once
-// A llama-family model: hyper-parameters from GGUF metadata and weights used in place from
-// the memory-mapped file.
+// A model: hyper-parameters from GGUF metadata and weights used in place from the
+// memory-mapped file, read by its architecture (inference/arch.h).
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,12 +28,23 @@ struct Hparams {
     int q_dim() const { return n_head * head_dim; }
 };
 
+// One layer's weights, the union of what the supported architectures use. llama fills the
+// first group; the optional slots are declared once here for the families that have them
+// and stay empty (no data, no values) for those that do not.
 struct LayerWeights {
     std::vector<float> attn_norm;
     WeightMatrix wq, wk, wv, wo;
     std::vector<float> ffn_norm;
     WeightMatrix w_gate, w_up, w_down;
+
+    // Optional.
+    std::vector<float> bq, bk, bv;                     // Q/K/V projection biases
+    std::vector<float> attn_q_norm, attn_k_norm;       // per-head RMS norms of Q and K (head_dim)
+    std::vector<float> attn_post_norm, ffn_post_norm;  // norms of the attention and feed-forward outputs
+    WeightMatrix wqkv;                                 // Q, K and V as one fused projection
 };
+
+struct Architecture;
 
 class Model {
 public:
@@ -43,6 +54,7 @@ public:
     static std::unique_ptr<Model> from_gguf(GgufFile file);
 
     const Hparams& hparams() const { return hparams_; }
+    const Architecture& architecture() const { return *arch_; }
     const Tokenizer& tokenizer() const { return tokenizer_; }
     const GgufFile& file() const { return file_; }
     const std::vector<LayerWeights>& layers() const { return layers_; }
@@ -59,6 +71,7 @@ public:
 private:
     explicit Model(GgufFile file);
     GgufFile file_;
+    const Architecture* arch_ = nullptr;
     Hparams hparams_;
     Tokenizer tokenizer_;
     WeightMatrix token_embd_, output_;

@@ -1,7 +1,8 @@
 #pragma once
 // Reading a model out of its GGUF file: tensors as weights and metadata as numbers, each
-// checked against what the hyper-parameters expect, so that a bad file gets one clear
-// sentence naming the file, the tensor or key and what was expected.
+// checked against what the hyper-parameters expect. Model and every architecture file
+// (inference/arch.h) load through these, so a bad file gets the same clear sentence
+// (file, tensor or key, what was expected) whatever the architecture.
 #include <cstdint>
 #include <string>
 #include <vector>
