@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "inference/arch.h"
+#include "inference/file_type.h"
 #include "inference/model_reader.h"
 #include "quant/quant.h"
 
@@ -49,15 +50,7 @@ void Model::embed(int32_t token, float* out) const {
     dequantize_row(token_embd_.type, token_embd_.row(token), out, token_embd_.cols);
 }
 
-std::string Model::quant_name() const {
-    std::map<GgmlType, int64_t> bytes;
-    for (const GgufTensor& t : file_.tensors()) {
-        if (t.shape.size() >= 2) bytes[t.type] += static_cast<int64_t>(t.nbytes);
-    }
-    const auto most = std::max_element(bytes.begin(), bytes.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
-    return most == bytes.end() ? "?" : std::string(type_name(most->first));
-}
+std::string Model::quant_name() const { return file_type_label(file_); }
 
 int64_t Model::n_params() const {
     int64_t n = 0;

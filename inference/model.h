@@ -64,7 +64,8 @@ public:
 
     // Writes the embedding of `token` (n_embd floats) into out.
     void embed(int32_t token, float* out) const;
-    // Dominant weight type, e.g. "Q4_1" (from general.file_type, else the most common type).
+    // The file type's name, e.g. "Q4_K_M" (inference/file_type.h: general.file_type, else
+    // the type of most weight bytes).
     std::string quant_name() const;
     int64_t n_params() const;
 

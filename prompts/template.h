@@ -74,10 +74,6 @@ public:
     // still load. A missing directory is not an error.
     void load_directory(const std::filesystem::path& dir);
 
-    // $XDG_CONFIG_HOME/natter/templates, else ~/.config/natter/templates; empty if
-    // neither variable is set.
-    static std::filesystem::path user_directory();
-
     const ChatTemplate* find(std::string_view name) const;  // nullptr if unknown
     const ChatTemplate& get(std::string_view name) const;   // throws natter::Error if unknown
     std::vector<std::string> names() const;                 // sorted

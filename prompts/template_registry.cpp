@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -74,13 +73,6 @@ void TemplateRegistry::load_directory(const fs::path& dir) {
     }
 }
 
-fs::path TemplateRegistry::user_directory() {
-    const char* config = std::getenv("XDG_CONFIG_HOME");
-    if (config && *config) return fs::path(config) / "natter" / "templates";
-    const char* home = std::getenv("HOME");
-    if (home && *home) return fs::path(home) / ".config" / "natter" / "templates";
-    return {};
-}
 
 const ChatTemplate* TemplateRegistry::find(std::string_view name) const {
     const auto it = templates_.find(name);

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "app/session.h"
-#include "ui/commands.h"
+#include "session/session.h"
+#include "session/chat_commands.h"
 #include "ui/input.h"
 #include "ui/keys.h"
 #include "ui/layout.h"
@@ -45,11 +45,6 @@ private:
 
     // slash_commands.cpp
     void run_command(const ParsedInput& input);
-    void command_save(const std::string& arg);
-    void command_load(const std::string& arg);
-    void command_template(const std::string& arg);
-    void command_set(const std::vector<std::string>& words);
-    void command_system(const std::string& arg);
     void command_copy();
 
     // output

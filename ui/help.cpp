@@ -3,15 +3,13 @@
 
 #include <algorithm>
 
-#include "ui/commands.h"
+#include "session/chat_commands.h"
 #include "ui/keys.h"
 #include "ui/text.h"
 
 namespace natter::ui {
 
 namespace {
-
-std::string command_usage(const CommandInfo& c) { return "/" + c.name + (c.args.empty() ? "" : " " + c.args); }
 
 std::string pad(const std::string& s, int width) {
     return s + std::string(static_cast<std::size_t>(std::max(0, width - display_width(s))), ' ');
@@ -45,8 +43,12 @@ std::string help_text() {
     for (const KeyBinding& b : key_bindings()) out += "  " + pad(b.keys, column) + b.help + "\n";
     out += "  " + pad("(readline)", column) + "arrows, Ctrl-A/E/K/W, Alt-B/F and your ~/.inputrc edit the input line\n";
     out += "\nCommands (any unique prefix works, e.g. /q)\n";
-    for (const CommandInfo& c : command_table()) out += "  " + pad(command_usage(c), column) + c.help + "\n";
-    out += "  " + pad("//text", column) + "send a message that starts with /\n";
+    const std::string commands = command_help(column);
+    for (std::size_t at = 0; at < commands.size();) {  // indented like the keys
+        const std::size_t end = commands.find('\n', at);
+        out += "  " + commands.substr(at, end - at + 1);
+        at = end + 1;
+    }
     return out;
 }
 
@@ -61,7 +63,7 @@ std::string man_keys_section() {
         } else {  // bold command, italic arguments, one tag line
             out += ".TP\n.BI \"" + roff_escape("/" + c.name + " ") + "\" \"" + roff_escape(c.args) + "\"\n";
         }
-        out += roff_escape(c.help) + "\n";
+        out += roff_escape(command_description(c)) + "\n";
     }
     return out;
 }

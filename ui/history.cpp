@@ -2,22 +2,12 @@
 #include "ui/history.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 // readline's headers need stdio first.
 #include <readline/history.h>
 
 namespace natter::ui {
 
-std::filesystem::path history_file() {
-    if (const char* data = std::getenv("XDG_DATA_HOME"); data != nullptr && *data != '\0') {
-        return std::filesystem::path(data) / "natter" / "history";
-    }
-    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-        return std::filesystem::path(home) / ".local" / "share" / "natter" / "history";
-    }
-    return {};
-}
 
 void load_history(const std::filesystem::path& file) {
     clear_history();

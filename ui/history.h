@@ -7,8 +7,6 @@
 
 namespace natter::ui {
 
-std::filesystem::path history_file();  // empty when neither variable is set
-
 // Replaces readline's history list with the file's (a missing file is an empty history).
 void load_history(const std::filesystem::path& file);
 // Appends an entry with its timestamp (the timestamp lines are what keep a multi-line

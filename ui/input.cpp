@@ -10,7 +10,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
-#include "ui/commands.h"
+#include "session/chat_commands.h"
 #include "ui/text.h"
 
 namespace natter::ui {

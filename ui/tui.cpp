@@ -1,7 +1,6 @@
 // The chat's event loop: keys in, session events in, one frame out per round.
 #include "ui/tui.h"
 
-#include <CLI/CLI.hpp>
 #include <curses.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +12,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/paths.h"
 #include "ui/chat.h"
 #include "ui/help.h"
 #include "ui/history.h"
@@ -92,7 +92,7 @@ Chat::Chat(Session& session, const TuiOptions& options)
         const char c = 'e';
         [[maybe_unused]] const ssize_t n = ::write(wake, &c, 1);
     });
-    load_history(history_file());
+    load_history(paths::history_file());
     for (const std::string& w : session_.template_warnings()) notify("template " + w, true);
     refresh_turns();
     if (message_.empty()) notify("F1 or /help: keys and commands.  Ctrl-D on an empty line quits.");
@@ -131,7 +131,7 @@ std::filesystem::path Chat::finish() {
     }
     while (session_.poll_event()) {
     }
-    save_history(history_file());
+    save_history(paths::history_file());
     return session_.autosave();
 }
 
@@ -468,13 +468,6 @@ void Chat::draw_pager(int height) {
 
 // --- entry points -------------------------------------------------------------------------
 
-namespace {
-TuiOptions& parsed_options() {
-    static TuiOptions options;
-    return options;
-}
-}  // namespace
-
 int run_tui(Session& session, const TuiOptions& options) {
     std::filesystem::path saved;
     {
@@ -485,20 +478,5 @@ int run_tui(Session& session, const TuiOptions& options) {
     if (!saved.empty()) std::fprintf(stderr, "natter: the chat is saved in %s\n", saved.c_str());
     return 0;
 }
-
-void add_chat_options(CLI::App& chat_command) {
-    static std::string color = "auto";
-    chat_command
-        .add_option("--color", color, "Colours on the chat screen: auto (unless NO_COLOR is set), always or never")
-        ->check(CLI::IsMember({"auto", "always", "never"}))
-        ->capture_default_str()
-        ->each([](const std::string& value) {
-            parsed_options().color = value == "never"    ? ColorMode::Never
-                                     : value == "always" ? ColorMode::Always
-                                                         : ColorMode::Auto;
-        });
-}
-
-int run_chat(Session& session) { return run_tui(session, parsed_options()); }
 
 }  // namespace natter::ui

@@ -114,14 +114,17 @@ class Terminal:
     def rows(self):
         return self.screen().splitlines()
 
-    def wait_for(self, condition, what, timeout=TIMEOUT):
-        """Polls until condition(screen) is true; fails with the last screen."""
+    def wait_for(self, condition, what, timeout=TIMEOUT, exit_ok=False):
+        """Polls until condition(screen) is true; fails with the last screen, at once when
+        natter has exited (unless exit_ok: the screen may still show an earlier exit)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
             if condition(screen):
                 return screen
+            if not exit_ok and "NATTER-EXIT=" in screen:
+                raise AssertionError(f"natter exited while waiting for {what}; the screen was:\n{screen}")
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; the screen was:\n{screen}")
 
@@ -161,7 +164,7 @@ class Chat(unittest.TestCase):
 
     def need_default_model(self):
         if not os.path.exists(DEFAULT_MODEL):
-            self.skipTest(f"the default model is not there ({DEFAULT_MODEL}); scripts/setup fetches it")
+            self.fail(f"the default model is not there ({DEFAULT_MODEL}); scripts/setup fetches it")
 
     def test_multi_turn(self):
         t = self.open(STORIES, "-n", "24", "--seed", "7")
@@ -369,6 +372,43 @@ class Chat(unittest.TestCase):
         chat = t.save("chinese.json")
         self.assertEqual([m["text"] for m in chat["messages"] if m["role"] == "user"], [message, "谢谢！"])
 
+    def test_clear_and_load_autosave_the_chat_first(self):
+        # Wide enough for the notices, which name two files.
+        t = self.open(STORIES, "-n", "8", "--seed", "5", width=250)
+        sessions = os.path.join(t.dir, "data", "natter", "sessions")
+
+        def chats():
+            found = {}
+            for name in sorted(os.listdir(sessions)):
+                with open(os.path.join(sessions, name)) as f:
+                    found[name] = [m["text"] for m in json.load(f)["messages"] if m["role"] == "user"]
+            return found
+
+        t.send("Sam found a blue box.")
+        t.wait_idle(1)
+        t.send("/clear")
+        t.wait_text("the previous chat is saved in")
+        t.wait_for(lambda s: "Sam found a blue box." not in s, "the screen to clear")
+        first = chats()
+        self.assertEqual(list(first.values()), [["Sam found a blue box."]])
+        first_file = os.path.join(sessions, next(iter(first)))
+
+        t.send("Mia liked the rain.")
+        t.wait_idle(1)
+        t.send(f"/load {first_file}")
+        t.wait_text("the previous chat is saved in")
+        t.wait_text("Sam found a blue box.")
+        self.assertEqual(sorted(chats().values()), [["Mia liked the rain."], ["Sam found a blue box."]])
+
+        # Chatting on in the loaded chat and quitting writes a third file; both earlier
+        # chats stay as they were.
+        t.send("The box was empty.")
+        t.wait_idle(2)
+        t.keys("C-d")
+        t.wait_text("NATTER-EXIT=0")
+        self.assertEqual(sorted(chats().values()), [["Mia liked the rain."], ["Sam found a blue box."],
+                                                    ["Sam found a blue box.", "The box was empty."]])
+
     def test_history_persists_and_ctrl_d_quits_after_autosave(self):
         t = self.open(STORIES, "-n", "4")
         t.send("/set top-k 33")
@@ -382,7 +422,7 @@ class Chat(unittest.TestCase):
         self.assertEqual(len(os.listdir(sessions)), 1)
         # A new natter with the same data directory finds the history: Ctrl-R searches it.
         t.restart(["-m", STORIES])
-        t.wait_for(lambda s: "NATTER-EXIT" not in s and status_of(s), "natter to start again")
+        t.wait_for(lambda s: "NATTER-EXIT" not in s and status_of(s), "natter to start again", exit_ok=True)
         t.keys("C-r")
         t.type("top")
         t.wait_text("/set top-k 33")
@@ -394,7 +434,7 @@ def main():
     global NATTER, STORIES, DEFAULT_MODEL
     parser = argparse.ArgumentParser()
     parser.add_argument("--natter", required=True)
-    parser.add_argument("--stories", default=os.path.join(os.path.dirname(__file__), "../../../shared/data/models/stories260K.gguf"))
+    parser.add_argument("--stories", default=os.path.join(os.path.dirname(__file__), "../data/models/stories260K.gguf"))
     args, rest = parser.parse_known_args()
     NATTER = os.path.abspath(args.natter)
     STORIES = os.path.abspath(args.stories)

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "engine")
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "natter")
 DEFAULT_MODEL = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-STORIES = os.path.join(HERE, "..", "..", "..", "shared", "data", "models", "stories260K.gguf")
+STORIES = os.path.join(HERE, "..", "data", "models", "stories260K.gguf")
 
 N_GEN = 64
 PROMPTS = {

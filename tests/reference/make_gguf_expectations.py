@@ -115,12 +115,12 @@ def main():
     here = Path(__file__).resolve().parent
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "natter" / "models"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=here.parents[2] / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=here.parents[1] / "data")
     parser.add_argument("--model-dir", type=Path, default=cache)
     parser.add_argument("--out", type=Path, default=here / "gguf_expectations.json")
     args = parser.parse_args()
 
-    # Keys name the file relative to where the C++ test finds it: "data:" under the shared
+    # Keys name the file relative to where the C++ test finds it: "data:" under tests/data
     # test data, "models:" in the model cache.
     files = {
         "data:models/stories260K.gguf": args.data_dir / "models" / "stories260K.gguf",

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "perplexity")
 DATA = os.path.join(HERE, "..", "data")
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "natter")
-STORIES = os.path.join(HERE, "..", "..", "..", "shared", "data", "models", "stories260K.gguf")
+STORIES = os.path.join(HERE, "..", "data", "models", "stories260K.gguf")
 
 # (name, model path, text file, n_ctx, chunks)
 RUNS = [

@@ -31,7 +31,7 @@ import gguf
 import llama_cpp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "data"))
+DATA = os.path.normpath(os.path.join(HERE, "..", "data"))
 MODELS = {
     "smollm2": ("/root/.cache/natter/models/SmolLM2-135M-Instruct.Q4_1.gguf", 400, True),
     "stories260k": (os.path.join(DATA, "models", "stories260K.gguf"), 150, True),

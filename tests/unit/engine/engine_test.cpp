@@ -11,6 +11,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "core/paths.h"
 #include "inference/forward.h"
 #include "inference/model.h"
 #include "inference/ops.h"
@@ -34,11 +35,7 @@ constexpr float kNearTie = 0.01f;
 // against the portable one on random data.
 constexpr float kMaxLogitDiff = 0.0f;
 
-std::string cache_dir() {
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    return (xdg && *xdg ? std::string(xdg) : std::string(home ? home : ".") + "/.cache") + "/natter";
-}
+std::string cache_dir() { return natter::paths::cache_dir().string(); }
 
 struct Case {
     std::string file;   // reference json

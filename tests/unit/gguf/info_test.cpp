@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "app/commands.h"
+#include "cli/commands.h"
 #include "gguf_test_util.h"
 
 namespace natter::test {
@@ -12,7 +12,7 @@ namespace {
 
 std::string run_info(std::vector<std::string> args) {
     CLI::App app{"natter"};
-    app::add_info_command(app);
+    cli::add_info_command(app);
     args.insert(args.begin(), "info");
     std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
     ::testing::internal::CaptureStdout();

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "core/paths.h"
 #include "gguf_test_util.h"
 
 namespace natter::test {
@@ -11,18 +12,12 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::filesystem::path model_cache_dir() {
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "natter/models";
-    const char* home = std::getenv("HOME");
-    return std::filesystem::path(home ? home : "/root") / ".cache/natter/models";
-}
-
-// "data:models/x.gguf" -> the shared test data; "models:x.gguf" -> the model cache.
+// "data:models/x.gguf" -> tests/data; "models:x.gguf" -> the model cache.
 std::filesystem::path resolve(const std::string& name) {
     const size_t colon = name.find(':');
     const std::string where = name.substr(0, colon);
     const std::string rest = name.substr(colon + 1);
-    return where == "data" ? std::filesystem::path(NATTER_TEST_DATA_DIR) / rest : model_cache_dir() / rest;
+    return where == "data" ? std::filesystem::path(NATTER_TEST_DATA_DIR) / rest : paths::model_cache_dir() / rest;
 }
 
 Json expectations() {

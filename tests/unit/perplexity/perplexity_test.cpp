@@ -9,7 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/perplexity.h"
+#include "core/paths.h"
+#include "tools/perplexity.h"
 #include "core/error.h"
 #include "inference/model.h"
 
@@ -28,27 +29,25 @@ std::string read_all(const fs::path& path) {
 
 std::string model_path(const std::string& name) {
     if (name == "stories260K.gguf") return std::string(NATTER_TEST_DATA_DIR) + "/models/stories260K.gguf";
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    return (xdg && *xdg ? std::string(xdg) : std::string(home ? home : ".") + "/.cache") + "/natter/models/" + name;
+    return (paths::model_cache_dir() / name).string();
 }
 
 TEST(PerplexityMath, LogProbIsLogSoftmax) {
     // softmax of {0, ln 2, ln 5}: 1/8, 2/8, 5/8.
     const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(5.0f)};
-    EXPECT_NEAR(app::token_log_prob(logits, 0), std::log(1.0 / 8), 1e-6);
-    EXPECT_NEAR(app::token_log_prob(logits, 2), std::log(5.0 / 8), 1e-6);
+    EXPECT_NEAR(tools::token_log_prob(logits, 0), std::log(1.0 / 8), 1e-6);
+    EXPECT_NEAR(tools::token_log_prob(logits, 2), std::log(5.0 / 8), 1e-6);
     // Shifting every logit changes nothing; huge logits do not overflow.
     const std::vector<float> shifted = {1000.0f, 1000.0f + std::log(2.0f), 1000.0f + std::log(5.0f)};
-    EXPECT_NEAR(app::token_log_prob(shifted, 1), std::log(2.0 / 8), 1e-4);
-    EXPECT_THROW(app::token_log_prob(logits, 3), Error);
+    EXPECT_NEAR(tools::token_log_prob(shifted, 1), std::log(2.0 / 8), 1e-4);
+    EXPECT_THROW(tools::token_log_prob(logits, 3), Error);
 }
 
 TEST(PerplexityErrors, TextShorterThanTwoChunksIsAClearError) {
     const auto model = Model::load(std::string(NATTER_TEST_DATA_DIR) + "/models/stories260K.gguf");
-    const auto tokens = app::perplexity_tokens(*model, "Once upon a time there was a cat.");
+    const auto tokens = tools::perplexity_tokens(*model, "Once upon a time there was a cat.");
     try {
-        app::compute_perplexity(*model, tokens, app::PerplexityOptions{64, 64, 1, -1}, nullptr);
+        tools::compute_perplexity(*model, tokens, tools::PerplexityOptions{64, 64, 1, -1}, nullptr);
         ADD_FAILURE() << "a too short text was accepted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("needs at least 128"), std::string::npos) << e.what();
@@ -63,7 +62,7 @@ TEST_P(PerplexityVsLlamaCpp, AgreesWithinHalfAPercent) {
     const json ref = json::parse(read_all(fs::path(NATTER_REFERENCE_DIR) / "perplexity" / GetParam()));
     const auto model = Model::load(model_path(ref["model"].get<std::string>()));
     const std::string text = read_all(fs::path(NATTER_SOURCE_DIR) / "tests" / "data" / ref["text"].get<std::string>());
-    const auto tokens = app::perplexity_tokens(*model, text);
+    const auto tokens = tools::perplexity_tokens(*model, text);
     ASSERT_EQ(static_cast<int64_t>(tokens.size()), ref["n_text_tokens"].get<int64_t>());
     const auto first = ref["first_tokens"].get<std::vector<int32_t>>();
     EXPECT_TRUE(std::equal(first.begin(), first.end(), tokens.begin())) << "tokenization differs from llama.cpp";
@@ -72,9 +71,9 @@ TEST_P(PerplexityVsLlamaCpp, AgreesWithinHalfAPercent) {
     const int n_ctx = ref["n_ctx"].get<int>();
     const int chunks = std::min(n_ctx >= 512 ? 2 : 4, ref["n_chunks"].get<int>());
     std::vector<double> running;
-    const app::PerplexityResult r = app::compute_perplexity(
-        *model, tokens, app::PerplexityOptions{n_ctx, n_ctx, 0, chunks},
-        [&](const app::PerplexityChunk& c) { running.push_back(c.ppl); });
+    const tools::PerplexityResult r = tools::compute_perplexity(
+        *model, tokens, tools::PerplexityOptions{n_ctx, n_ctx, 0, chunks},
+        [&](const tools::PerplexityChunk& c) { running.push_back(c.ppl); });
     ASSERT_EQ(static_cast<int>(running.size()), chunks);
     EXPECT_EQ(r.n_scored, static_cast<int64_t>(chunks) * (n_ctx - n_ctx / 2 - 1));
     for (int i = 0; i < chunks; ++i) {

@@ -144,18 +144,6 @@ TEST(TemplateRegistry, UnknownNameListsTheKnownOnes) {
     }
 }
 
-TEST(TemplateRegistry, UserDirectoryFollowsXdg) {
-    const char* old_xdg = std::getenv("XDG_CONFIG_HOME");
-    const std::string saved = old_xdg ? old_xdg : "";
-    ::setenv("XDG_CONFIG_HOME", "/tmp/cfg", 1);
-    EXPECT_EQ(TemplateRegistry::user_directory(), fs::path("/tmp/cfg/natter/templates"));
-    ::unsetenv("XDG_CONFIG_HOME");
-    if (const char* home = std::getenv("HOME")) {
-        EXPECT_EQ(TemplateRegistry::user_directory(), fs::path(home) / ".config/natter/templates");
-    }
-    if (old_xdg) ::setenv("XDG_CONFIG_HOME", saved.c_str(), 1);
-}
-
 // ---- detection on real chat_template strings ----
 
 TEST(TemplateDetect, RealChatTemplates) {

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <cmath>
 
-#include "app/quantize.h"
+#include "tools/quantize.h"
 #include "core/error.h"
 #include "inference/gguf.h"
 #include "quant/quant.h"
@@ -44,14 +44,14 @@ void write_tiny_model(const std::string& path, GgmlType weight_type = GgmlType::
     w.write(path);
 }
 
-app::QuantizeOptions options(const ScratchDir& dir, const std::string& input, const char* type = "Q4_K_M") {
-    return {input, (dir / "out.gguf").string(), app::parse_file_type(type), false, false, 1};
+tools::QuantizeOptions options(const ScratchDir& dir, const std::string& input, const char* type = "Q4_K_M") {
+    return {input, (dir / "out.gguf").string(), tools::parse_file_type(type), false, false, 1};
 }
 
 // Runs quantize_model, expects natter::Error containing `part`, and no output left behind.
-void expect_failure(const app::QuantizeOptions& o, const std::string& part) {
+void expect_failure(const tools::QuantizeOptions& o, const std::string& part) {
     try {
-        app::quantize_model(o, nullptr);
+        tools::quantize_model(o, nullptr);
         ADD_FAILURE() << "quantize succeeded but should fail with: " << part;
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
@@ -91,9 +91,9 @@ TEST(QuantizeErrors, QuantizedInputNeedsAllowRequantize) {
     ScratchDir dir;
     write_tiny_model((dir / "q8.gguf").string(), GgmlType::Q8_0);
     expect_failure(options(dir, (dir / "q8.gguf").string()), "is already quantized (Q8_0); quantizing it again loses precision");
-    app::QuantizeOptions o = options(dir, (dir / "q8.gguf").string());
+    tools::QuantizeOptions o = options(dir, (dir / "q8.gguf").string());
     o.allow_requantize = true;
-    app::quantize_model(o, nullptr);
+    tools::quantize_model(o, nullptr);
     EXPECT_EQ(GgufFile::open(o.output).find_tensor("blk.0.attn_q.weight")->type, GgmlType::Q4_K);
 }
 
@@ -102,7 +102,7 @@ TEST(QuantizeErrors, OutputMustDifferFromInput) {
     write_tiny_model((dir / "out.gguf").string());
     const std::vector<uint8_t> before = read_file(dir / "out.gguf");
     try {
-        app::quantize_model(options(dir, (dir / "out.gguf").string()), nullptr);
+        tools::quantize_model(options(dir, (dir / "out.gguf").string()), nullptr);
         ADD_FAILURE() << "quantizing a file onto itself succeeded";
     } catch (const Error& e) {
         EXPECT_STREQ(e.what(), "the output file must differ from the input file");
@@ -113,7 +113,7 @@ TEST(QuantizeErrors, OutputMustDifferFromInput) {
 TEST(QuantizeErrors, OutputDirectoryMissing) {
     ScratchDir dir;
     write_tiny_model((dir / "tiny.gguf").string());
-    app::QuantizeOptions o = options(dir, (dir / "tiny.gguf").string());
+    tools::QuantizeOptions o = options(dir, (dir / "tiny.gguf").string());
     o.output = (dir / "no-such-dir" / "out.gguf").string();
     expect_failure(o, "no-such-dir/out.gguf");
 }
@@ -122,13 +122,13 @@ TEST(QuantizeErrors, OutputDirectoryMissing) {
 TEST(QuantizeErrorsDeathTest, DiskFullLeavesNoOutput) {
     ScratchDir dir;
     write_tiny_model((dir / "tiny.gguf").string());
-    const app::QuantizeOptions o = options(dir, (dir / "tiny.gguf").string(), "Q8_0");
+    const tools::QuantizeOptions o = options(dir, (dir / "tiny.gguf").string(), "Q8_0");
     const auto quantize_on_a_full_disk = [&] {
         std::signal(SIGXFSZ, SIG_IGN);
         const rlimit limit{32 * 1024, 32 * 1024};
         setrlimit(RLIMIT_FSIZE, &limit);
         try {
-            app::quantize_model(o, nullptr);
+            tools::quantize_model(o, nullptr);
         } catch (const Error& e) {
             std::fprintf(stderr, "%s\n", e.what());
             std::exit(std::filesystem::exists(o.output) || std::filesystem::exists(o.output + ".tmp") ? 2 : 0);
@@ -144,7 +144,7 @@ TEST(QuantizeErrorsDeathTest, DiskFullLeavesNoOutput) {
 TEST(QuantizeTiny, SummaryCountsTypesBytesAndWeights) {
     ScratchDir dir;
     write_tiny_model((dir / "tiny.gguf").string());
-    const app::QuantizeSummary s = app::quantize_model(options(dir, (dir / "tiny.gguf").string(), "Q4_K_M"), nullptr);
+    const tools::QuantizeSummary s = tools::quantize_model(options(dir, (dir / "tiny.gguf").string(), "Q4_K_M"), nullptr);
     // 3 norms stay F32; tied token_embd -> Q6_K; per layer attn_v Q6_K (2 layers: 0 < 2/8? no;
     // 1 >= 7*2/8 = 1: yes; 0: (0 - 0) % 3 != 2 -> Q4_K), q/k/output Q4_K.
     EXPECT_EQ(s.n_converted, 9);

@@ -5,19 +5,19 @@
 
 #include <set>
 
-#include "app/quantize.h"
-#include "app/quantize_mix.h"
+#include "tools/quantize.h"
+#include "tools/quantize_mix.h"
 #include "core/error.h"
 #include "unit/quantize/quantize_test_util.h"
 
 namespace natter::test {
 namespace {
 
-using app::MixModel;
-using app::MixTensor;
+using tools::MixModel;
+using tools::MixTensor;
 using T = GgmlType;
 
-app::FileType file_type(std::string_view name) { return app::parse_file_type(name); }
+FileType file_type(std::string_view name) { return tools::parse_file_type(name); }
 
 TEST(QuantizeFileType, NamesNumbersAndAliasesAsLlamaCpp) {
     EXPECT_EQ(file_type("Q4_K_M").ftype, 15);
@@ -71,7 +71,7 @@ MixModel toy_model(int n_layer, int64_t width, bool with_output, int n_head = 8,
 
 // name -> chosen type
 std::map<std::string, T> choose(std::string_view type, const MixModel& m, bool pure = false) {
-    const std::vector<T> types = app::choose_tensor_types(file_type(type), pure, m);
+    const std::vector<T> types = tools::choose_tensor_types(file_type(type), pure, m);
     std::map<std::string, T> out;
     for (size_t i = 0; i < types.size(); ++i) out[m.tensors[i].name] = types[i];
     return out;
@@ -184,7 +184,7 @@ TEST(QuantizeMix, PureAndFloatTypesGiveEveryWeightTheBaseType) {
 TEST(QuantizeMix, SeventyBAndFalconRules) {
     MixModel big{"llama", 80, 64, 8, 0, {}};
     for (int i = 0; i < 80; ++i) big.tensors.push_back({blk(i, "attn_v.weight"), T::F32, 2, 1024});
-    for (const T t : app::choose_tensor_types(file_type("Q3_K_S"), false, big)) EXPECT_EQ(t, T::Q5_K);
+    for (const T t : tools::choose_tensor_types(file_type("Q3_K_S"), false, big)) EXPECT_EQ(t, T::Q5_K);
     MixModel falcon = toy_model(2, 512, true);
     falcon.architecture = "falcon";
     const auto c = choose("Q4_K_M", falcon);
@@ -194,11 +194,11 @@ TEST(QuantizeMix, SeventyBAndFalconRules) {
 // Every tensor of the default model, every file type: the type llama.cpp chose.
 TEST(QuantizeMix, DefaultModelMatchesLlamaCppForEveryFileType) {
     const nlohmann::json doc = quantize_reference("choices.json");
-    MixModel m = app::describe_model(GgufFile::open(default_model_path()));
+    MixModel m = tools::describe_model(GgufFile::open(default_model_path()));
     for (MixTensor& t : m.tensors) t.type = T::F32;  // the reference quantized the F32 copy
     ASSERT_EQ(doc["types"].size(), 17u);
     for (const auto& [type, ref] : doc["types"].items()) {
-        const app::FileType ft = file_type(type);
+        const FileType ft = file_type(type);
         EXPECT_EQ(ref["ftype"].get<int>(), ft.ftype);
         const auto c = choose(type, m);
         ASSERT_EQ(ref["tensors"].size(), c.size()) << type;

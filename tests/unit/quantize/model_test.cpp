@@ -6,7 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "app/quantize.h"
+#include "tools/quantize.h"
 #include "inference/forward.h"
 #include "inference/model.h"
 #include "inference/ops.h"
@@ -25,8 +25,8 @@ std::string our_quantized(const std::string& type) {
     const std::string dir = natter_cache_dir() + "/quantize/ours";
     fs::create_directories(dir);
     const std::string path = dir + "/smollm2-" + lower + ".gguf";
-    app::QuantizeOptions o{f32_source(), path, app::parse_file_type(type), false, false, 0};
-    app::quantize_model(o, nullptr);
+    tools::QuantizeOptions o{f32_source(), path, tools::parse_file_type(type), false, false, 0};
+    tools::quantize_model(o, nullptr);
     return path;
 }
 
@@ -44,7 +44,7 @@ TEST_P(QuantizeVsLlamaCpp, SameTypesAndTensorBytes) {
     const json ref = quantize_reference("choices.json")["types"][type]["tensors"];
     const std::string path = our_quantized(type);
     const GgufFile ours = GgufFile::open(path);
-    EXPECT_EQ(ours.get_int("general.file_type", -1), app::parse_file_type(type).ftype);
+    EXPECT_EQ(ours.get_int("general.file_type", -1), tools::parse_file_type(type).ftype);
     ASSERT_EQ(ours.tensors().size(), ref.size());
     int identical = 0;
     for (const GgufTensor& t : ours.tensors()) {

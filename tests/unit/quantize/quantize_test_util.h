@@ -10,17 +10,14 @@
 #include <fstream>
 #include <string>
 
-#include "app/quantize.h"
+#include "core/paths.h"
+#include "tools/quantize.h"
 #include "inference/gguf.h"
 #include "unit/quantize/sha256.h"
 
 namespace natter::test {
 
-inline std::string natter_cache_dir() {
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    return (xdg && *xdg ? std::string(xdg) : std::string(home ? home : ".") + "/.cache") + "/natter";
-}
+inline std::string natter_cache_dir() { return paths::cache_dir().string(); }
 
 inline std::string default_model_path() {
     return natter_cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -47,8 +44,8 @@ inline std::string f32_source() {
     const std::string path = natter_cache_dir() + "/quantize/" + doc["source"].get<std::string>();
     if (!std::filesystem::exists(path) || file_sha256(path) != doc["source_sha256"]) {
         std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-        app::QuantizeOptions o{default_model_path(), path, *app::find_file_type("F32"), true, true, 0};
-        app::quantize_model(o, nullptr);
+        tools::QuantizeOptions o{default_model_path(), path, tools::parse_file_type("F32"), true, true, 0};
+        tools::quantize_model(o, nullptr);
         EXPECT_EQ(file_sha256(path), doc["source_sha256"]) << path << " differs from the reference's source";
     }
     checked = path;

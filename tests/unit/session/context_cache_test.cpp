@@ -2,7 +2,7 @@
 // BOS = 1000 at the start of the context.
 #include <gtest/gtest.h>
 
-#include "app/context_cache.h"
+#include "session/context_cache.h"
 
 namespace natter {
 namespace {

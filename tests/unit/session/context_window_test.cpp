@@ -2,7 +2,7 @@
 // tokens stay), the current turn is never lost, nothing crashes.
 #include <gtest/gtest.h>
 
-#include "app/session_impl.h"
+#include "session/session_impl.h"
 #include "core/error.h"
 #include "session_test_util.h"
 

@@ -2,7 +2,7 @@
 // they turn out to be something else), reverse prompts shown.
 #include <gtest/gtest.h>
 
-#include "app/reply_filter.h"
+#include "session/reply_filter.h"
 
 namespace natter {
 namespace {

@@ -4,8 +4,9 @@
 
 #include <fstream>
 
-#include "app/session_impl.h"
-#include "app/transcript.h"
+#include "core/paths.h"
+#include "session/session_impl.h"
+#include "session/transcript.h"
 #include "core/error.h"
 #include "session_test_util.h"
 
@@ -213,7 +214,7 @@ TEST_F(SessionState, LoadWithAnUnknownTemplateKeepsTheCurrentOneAndSaysSo) {
 
 TEST_F(SessionState, AutosaveWritesOnlyChangesIntoTheSessionsFolder) {
     setenv("XDG_DATA_HOME", dir_.path.c_str(), 1);
-    EXPECT_EQ(Session::sessions_dir(), dir_.path / "natter" / "sessions");
+    EXPECT_EQ(paths::sessions_dir(), dir_.path / "natter" / "sessions");
     EXPECT_EQ(session_->autosave(), "");  // just loaded: nothing new
     say(*session_, "One more");
     const auto path = session_->autosave();

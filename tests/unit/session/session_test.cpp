@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "app/session_impl.h"
+#include "session/session_impl.h"
 #include "core/error.h"
 #include "inference/forward.h"
 #include "session_test_util.h"

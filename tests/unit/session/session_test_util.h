@@ -10,17 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "app/session.h"
+#include "core/paths.h"
+#include "session/session.h"
 #include "inference/forward.h"
 #include "inference/model.h"
 
 namespace natter::test {
 
 inline std::string stories_path() { return std::string(NATTER_TEST_DATA_DIR) + "/models/stories260K.gguf"; }
-inline std::string smollm_path() {
-    const char* home = std::getenv("HOME");
-    return std::string(home ? home : "/root") + "/.cache/natter/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+inline std::string smollm_path() { return paths::default_model().string(); }
 
 // Loaded once per test program; nullptr if the file is missing.
 inline std::shared_ptr<const Model> load_once(const std::string& path) {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "app/session_impl.h"
+#include "session/session_impl.h"
 #include "inference/forward.h"
 #include "session_test_util.h"
 

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "app/session_impl.h"
-#include "app/transcript.h"
+#include "session/session_impl.h"
+#include "session/transcript.h"
 #include "core/error.h"
 #include "session_test_util.h"
 

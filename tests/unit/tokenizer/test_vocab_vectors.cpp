@@ -1,4 +1,4 @@
-// The vocabulary test vectors llama.cpp ships (shared/data/tokenizer): each input must give
+// The vocabulary test vectors llama.cpp ships (tests/data/tokenizer): each input must give
 // exactly the recorded ids (no BOS, special-token text treated as plain text).
 #include <gtest/gtest.h>
 

@@ -6,14 +6,15 @@
 #include <fstream>
 #include <sstream>
 
-#include "ui/commands.h"
+#include "session/chat_commands.h"
 #include "ui/help.h"
 #include "ui/keys.h"
 
+using namespace natter;
 using namespace natter::ui;
 
 namespace {
-const std::string kBegin = ".\\\" BEGIN GENERATED KEYS AND COMMANDS (from ui/keys.cpp and ui/commands.cpp)\n";
+const std::string kBegin = ".\\\" BEGIN GENERATED KEYS AND COMMANDS (from ui/keys.cpp and session/chat_commands.cpp)\n";
 const std::string kEnd = ".\\\" END GENERATED KEYS AND COMMANDS\n";
 const std::string kManPage = std::string(NATTER_SOURCE_DIR) + "/man/natter.1";
 }  // namespace

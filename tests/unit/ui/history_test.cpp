@@ -46,15 +46,3 @@ TEST(History, KeepsOnlyTheNewestEntries) {
     EXPECT_STREQ(history_get(history_base)->line, "entry 6");
     fs::remove_all(dir);
 }
-
-TEST(History, FileFollowsXdgDataHome) {
-    const char* old = std::getenv("XDG_DATA_HOME");
-    const std::string saved = old ? old : "";
-    ::setenv("XDG_DATA_HOME", "/data/home", 1);
-    EXPECT_EQ(history_file(), fs::path("/data/home/natter/history"));
-    if (old) {
-        ::setenv("XDG_DATA_HOME", saved.c_str(), 1);
-    } else {
-        ::unsetenv("XDG_DATA_HOME");
-    }
-}

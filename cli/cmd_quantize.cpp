@@ -1,0 +1,115 @@
+// `natter quantize [options] in.gguf out.gguf TYPE`
+#include <CLI/CLI.hpp>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "tools/quantize.h"
+#include "core/error.h"
+
+namespace natter::cli {
+
+using namespace natter::tools;
+
+namespace {
+
+struct Args {
+    std::string input, output, type;
+    bool pure = false, allow_requantize = false, quiet = false, progress = false;
+    int n_threads = 0;
+};
+
+int terminal_width() {
+    winsize ws{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) return ws.ws_col;
+    return 80;
+}
+
+std::string clock_text(double seconds) {
+    const int s = static_cast<int>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%d:%02d", s / 60, s % 60);
+    return buf;
+}
+
+// A progress bar on stderr: redrawn in place on a terminal (at most ten times a second),
+// one line a second otherwise (--progress into a log).
+class ProgressBar {
+public:
+    explicit ProgressBar(bool tty) : tty_(tty), width_(terminal_width()) {}
+
+    void update(const QuantizeProgress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool last = p.index == p.count;
+        if (!last && now - drawn_ < std::chrono::milliseconds(tty_ ? 100 : 1000)) return;
+        drawn_ = now;
+        const double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
+        const double elapsed = std::chrono::duration<double>(now - start_).count();
+        const std::string eta = last ? "done in " + clock_text(elapsed)
+                                : fraction > 0.01 && elapsed > 0.5 ? "ETA " + clock_text(elapsed * (1 - fraction) / fraction)
+                                                                   : "ETA --:--";
+        const int bar = std::clamp(width_ - 80, 10, 30);
+        const int filled = static_cast<int>(fraction * bar + 0.5);
+        std::string line = "[" + std::to_string(std::min(p.index + 1, p.count)) + "/" + std::to_string(p.count) + "] |";
+        for (int i = 0; i < bar; ++i) line += i < filled ? "#" : " ";
+        char pct[16];
+        std::snprintf(pct, sizeof pct, "| %5.1f%% ", 100.0 * fraction);
+        line += pct + eta + "  ";
+        const int room = std::max(0, width_ - 1 - static_cast<int>(line.size()));
+        line += std::string(p.tensor).substr(0, static_cast<size_t>(room));
+        if (tty_) std::fprintf(stderr, "\r%-*s%s", width_ - 1, line.c_str(), last ? "\n" : "");
+        else std::fprintf(stderr, "%s\n", line.c_str());
+        std::fflush(stderr);
+    }
+
+private:
+    bool tty_;
+    int width_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), drawn_{};
+};
+
+void print_summary(const Args& a, const FileType& type, const QuantizeSummary& s) {
+    const auto bpw = [&](uint64_t bytes) { return 8.0 * static_cast<double>(bytes) / static_cast<double>(std::max<int64_t>(1, s.n_weights)); };
+    std::printf("%s: %s (general.file_type %d)\n", a.output.c_str(), std::string(type.name).c_str(), type.ftype);
+    std::printf("  size     %.2f MiB -> %.2f MiB, %.2f -> %.2f bits per weight (%.1fx smaller)\n",
+                static_cast<double>(s.bytes_in) / (1 << 20), static_cast<double>(s.bytes_out) / (1 << 20),
+                bpw(s.bytes_in), bpw(s.bytes_out),
+                static_cast<double>(s.bytes_in) / static_cast<double>(std::max<uint64_t>(1, s.bytes_out)));
+    std::string types;
+    for (const auto& [t, n] : s.output_types) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + std::string(type_name(t));
+    std::printf("  tensors  %d converted, %d copied; %s\n", s.n_converted, s.n_copied, types.c_str());
+    std::printf("  time     %.1f s\n", s.seconds);
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("quantize", "Quantize a GGUF model to another type");
+    cmd->add_option("input", a->input, "Source GGUF (F32, F16 or BF16; quantized with --allow-requantize)")->required();
+    cmd->add_option("output", a->output, "GGUF file to write")->required();
+    cmd->add_option("type", a->type, "Target type: " + file_type_names() + " (or llama.cpp's number for it)")->required();
+    cmd->add_flag("--pure", a->pure, "Give every weight matrix the target type (no per-tensor mixes)");
+    cmd->add_flag("--allow-requantize", a->allow_requantize, "Accept an already-quantized input");
+    cmd->add_option("-t,--threads", a->n_threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--progress", a->progress, "Show the progress bar even when stderr is not a terminal");
+    cmd->add_flag("-q,--quiet", a->quiet, "No progress bar and no summary");
+    cmd->footer("Types with _S/_M/_L choose per-tensor types as llama.cpp's quantize does. See natter-quantize(1).");
+    cmd->callback([a]() {
+        const FileType type = parse_file_type(a->type);
+        QuantizeOptions o{a->input, a->output, type, a->pure, a->allow_requantize, a->n_threads};
+        const bool tty = isatty(STDERR_FILENO) != 0;
+        std::function<void(const QuantizeProgress&)> progress;
+        if (!a->quiet && (tty || a->progress)) {
+            progress = [bar = std::make_shared<ProgressBar>(tty)](const QuantizeProgress& p) { bar->update(p); };
+        }
+        const QuantizeSummary s = quantize_model(o, progress);
+        if (!a->quiet) print_summary(*a, type, s);
+    });
+}
+
+}  // namespace natter::cli

@@ -1,0 +1,176 @@
+#include "tools/quantize.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tools/quantize_mix.h"
+#include "core/error.h"
+#include "inference/gguf.h"
+#include "quant/quant.h"
+
+namespace natter::tools {
+
+namespace {
+
+bool is_quantized(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
+
+std::string mib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+    return buf;
+}
+
+// Refuses, before any work, an already-quantized tensor that would change type.
+void check_requantize(const QuantizeOptions& options, const GgufFile& in, const std::vector<GgmlType>& types) {
+    if (options.allow_requantize) return;
+    for (size_t i = 0; i < types.size(); ++i) {
+        const GgufTensor& t = in.tensors()[i];
+        if (is_quantized(t.type) && types[i] != t.type) {
+            throw Error(options.input + ": tensor '" + t.name + "' is already quantized (" +
+                        std::string(type_name(t.type)) + "); quantizing it again loses precision, " +
+                        "pass --allow-requantize to do it anyway");
+        }
+    }
+}
+
+// Converts one tensor into `out` on n_threads threads. Rows go out in blocks from a shared
+// counter; the calling thread works too and reports progress between its blocks.
+void convert_tensor(const GgufTensor& t, GgmlType type, std::vector<uint8_t>& out, int n_threads,
+                    const std::function<void(uint64_t)>& on_bytes_done) {
+    const int64_t cols = t.shape.at(0);
+    const int64_t rows = t.rows();
+    const size_t in_row = row_size(t.type, cols);
+    const size_t out_row = row_size(type, cols);
+    out.resize(out_row * static_cast<size_t>(rows));
+    const int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / (cols * 4));  // ~1 MiB of floats
+    std::atomic<int64_t> next{0}, rows_done{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    const auto work = [&](bool report) {
+        std::vector<float> f32(static_cast<size_t>(cols));
+        int64_t reported = 0;
+        for (int64_t first; !failed && (first = next.fetch_add(block)) < rows;) {
+            const int64_t last = std::min(rows, first + block);
+            try {
+                for (int64_t r = first; r < last; ++r) {
+                    dequantize_row(t.type, t.data + r * in_row, f32.data(), cols);
+                    quantize_row(type, f32.data(), out.data() + r * out_row, cols);
+                }
+            } catch (...) {
+                const std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+                failed = true;
+            }
+            rows_done += last - first;
+            if (report) {
+                const int64_t now = rows_done;
+                on_bytes_done(static_cast<uint64_t>(now - reported) * in_row);
+                reported = now;
+            }
+        }
+        return reported;
+    };
+    std::vector<std::thread> helpers;
+    const int64_t n_blocks = (rows + block - 1) / block;
+    for (int i = 1; i < n_threads && i < n_blocks; ++i) helpers.emplace_back(work, false);
+    const int64_t reported = work(true);
+    for (std::thread& h : helpers) h.join();
+    if (error) std::rethrow_exception(error);
+    on_bytes_done(static_cast<uint64_t>(rows - reported) * in_row);
+}
+
+int default_threads() {
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace
+
+FileType parse_file_type(std::string_view name_or_number) {
+    const std::optional<FileType> ft = find_file_type(name_or_number);
+    if (ft && ft->base) return *ft;
+    if (ft) {
+        throw Error("type " + std::string(ft->name) + " is one of llama.cpp's, but natter does not make it " +
+                    "(its tensor formats or its importance matrix are not supported); choose one of " +
+                    file_type_names());
+    }
+    throw Error("unknown type '" + std::string(name_or_number) + "'; choose one of " + file_type_names() +
+                " (or llama.cpp's number for it)");
+}
+
+std::string file_type_names() {
+    std::string s;
+    for (const FileType& ft : file_types()) {
+        if (ft.base) s += (s.empty() ? "" : ", ") + std::string(ft.name);
+    }
+    return s;
+}
+
+QuantizeSummary quantize_model(const QuantizeOptions& options,
+                               const std::function<void(const QuantizeProgress&)>& progress) {
+    const auto start = std::chrono::steady_clock::now();
+    std::error_code same_file_error;
+    if (std::filesystem::equivalent(options.input, options.output, same_file_error)) {
+        throw Error("the output file must differ from the input file");
+    }
+    GgufFile in = GgufFile::open(options.input);
+    const std::vector<GgmlType> types = choose_tensor_types(options.type, options.pure, describe_model(in));
+    check_requantize(options, in, types);
+    const int n_threads = options.n_threads > 0 ? options.n_threads : default_threads();
+
+    GgufWriter out;
+    out.set_alignment(in.alignment());
+    for (const auto& [key, value] : in.metadata()) out.set(key, value);
+    out.set("general.file_type", GgufValue{static_cast<uint32_t>(options.type.ftype)});
+    out.set("general.quantization_version", GgufValue{static_cast<uint32_t>(2)});
+
+    QuantizeSummary summary;
+    for (const GgufTensor& t : in.tensors()) summary.bytes_in += t.nbytes;
+    const int count = static_cast<int>(in.tensors().size());
+    std::vector<std::vector<uint8_t>> buffers(in.tensors().size());
+    uint64_t done = 0;
+    for (int i = 0; i < count; ++i) {
+        const GgufTensor& t = in.tensors()[static_cast<size_t>(i)];
+        const GgmlType type = types[static_cast<size_t>(i)];
+        const auto report = [&](uint64_t bytes) {
+            done += bytes;
+            if (progress) progress({t.name, i, count, done, summary.bytes_in});
+        };
+        report(0);
+        const uint8_t* data = t.data;
+        size_t nbytes = t.nbytes;
+        if (type == t.type) {
+            ++summary.n_copied;  // written straight from the mapping
+            report(t.nbytes);
+        } else {
+            ++summary.n_converted;
+            convert_tensor(t, type, buffers[static_cast<size_t>(i)], n_threads, report);
+            data = buffers[static_cast<size_t>(i)].data();
+            nbytes = buffers[static_cast<size_t>(i)].size();
+        }
+        out.add_tensor(t.name, type, t.shape, data, nbytes);
+        summary.bytes_out += nbytes;
+        summary.n_weights += t.n_elements();
+        ++summary.output_types[type];
+    }
+    if (progress && count > 0) progress({in.tensors().back().name, count, count, summary.bytes_in, summary.bytes_in});
+    try {
+        out.write(options.output);
+    } catch (const Error& e) {
+        throw Error(std::string(e.what()) + " (the quantized model needs " + mib(summary.bytes_out) + ")");
+    }
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return summary;
+}
+
+}  // namespace natter::tools

@@ -1,0 +1,235 @@
+// Per-tensor type choice for the _S/_M/_L mixes. The rules are llama.cpp's (its
+// llama_tensor_get_type, no importance matrix), restated for the file types natter offers:
+// the tensors that hurt most when squeezed (attn_v, ffn_down, the output projection) get
+// more bits, in every layer or in the first/last layers and every third one between.
+#include "tools/quantize_mix.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <numeric>
+
+#include "core/error.h"
+#include "tools/quantize.h"
+#include "inference/gguf.h"
+
+namespace natter::tools {
+
+namespace {
+
+// llama.cpp's numbers for the mixed file types (general.file_type).
+enum Ftype : int {
+    kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
+    kQ5_K_S = 16, kQ5_K_M = 17,
+};
+
+enum class Category { TokenEmbd, Output, AttnV, AttnK, AttnQ, AttnOutput, FfnUp, FfnGate, FfnDown, Other };
+
+bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+
+// The first match wins, in this order (a fused attn_qkv or MLA attn_kv_b counts as attn_v).
+Category category_of(std::string_view name) {
+    if (name == "output.weight") return Category::Output;
+    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight") return Category::TokenEmbd;
+    if (contains(name, "attn_qkv.weight") || contains(name, "attn_kv_b.weight") || contains(name, "attn_v.weight")) {
+        return Category::AttnV;
+    }
+    if (contains(name, "attn_k.weight")) return Category::AttnK;
+    if (contains(name, "attn_q.weight")) return Category::AttnQ;
+    if (contains(name, "attn_output.weight")) return Category::AttnOutput;
+    if (contains(name, "ffn_up")) return Category::FfnUp;
+    if (contains(name, "ffn_gate")) return Category::FfnGate;
+    if (contains(name, "ffn_down")) return Category::FfnDown;
+    return Category::Other;
+}
+
+bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+
+// Layer number of "blk.N.…", or -1.
+int layer_of(const std::string& name) {
+    int layer = -1;
+    if (std::sscanf(name.c_str(), "blk.%d.", &layer) != 1) return -1;
+    return layer;
+}
+
+// llama.cpp visits tensors by layer (non-layer tensors first), then by name; its counters
+// (the i-th attn_v, the i-th ffn_down) follow that order.
+std::vector<size_t> visiting_order(const std::vector<MixTensor>& tensors) {
+    std::vector<size_t> order(tensors.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        const int la = layer_of(tensors[a].name), lb = layer_of(tensors[b].name);
+        return la != lb ? la < lb : tensors[a].name < tensors[b].name;
+    });
+    return order;
+}
+
+// "More bits" layers: the first and last eighth, and every third one in between.
+bool use_more_bits(int i_layer, int n_layers) {
+    return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2;
+}
+
+// A k-quant needs rows that are a multiple of 256; take the nearest 32-block type instead,
+// and F16 when even that does not fit.
+GgmlType fit_row_length(GgmlType wanted, int64_t row_length) {
+    if (row_length % traits(wanted).block_size == 0) return wanted;
+    switch (wanted) {
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K: wanted = GgmlType::Q4_0; break;
+        case GgmlType::Q4_K: wanted = GgmlType::Q5_0; break;
+        case GgmlType::Q5_K: wanted = GgmlType::Q5_1; break;
+        case GgmlType::Q6_K: wanted = GgmlType::Q8_0; break;
+        default: return GgmlType::F16;
+    }
+    return row_length % traits(wanted).block_size == 0 ? wanted : GgmlType::F16;
+}
+
+class MixRules {
+public:
+    MixRules(int ftype, const MixModel& model) : ftype_(ftype), model_(model) {
+        for (const MixTensor& t : model.tensors) {
+            if (category_of(t.name) == Category::AttnV) ++n_attn_v_;
+            if (t.name == "output.weight") tied_embeddings_ = false;
+        }
+        falcon_ = model.architecture == "falcon";
+        n_gqa_ = model.n_head_kv > 0 ? model.n_head / model.n_head_kv : 0;
+        // llama.cpp's 70B: the llama architecture with 80 layers and grouped-query attention.
+        is_70b_ = model.architecture == "llama" && model.n_layer == 80 && model.n_head != model.n_head_kv;
+    }
+
+    GgmlType choose(const MixTensor& t, GgmlType base) {
+        const Category cat = category_of(t.name);
+        if (cat == Category::Output || (tied_embeddings_ && cat == Category::TokenEmbd)) return output_type(t, base);
+        switch (cat) {
+            case Category::AttnV: return attn_v_type(base);
+            case Category::AttnK: return model_.n_expert == 8 ? GgmlType::Q8_0 : base;
+            case Category::FfnDown: return ffn_down_type(t, base);
+            case Category::AttnOutput: return attn_output_type(base);
+            default: return base;
+        }
+    }
+
+private:
+    bool is(std::initializer_list<int> ftypes) const {
+        return std::find(ftypes.begin(), ftypes.end(), ftype_) != ftypes.end();
+    }
+
+    // The output projection (or the embeddings it shares): Q6_K, or Q8_0 where a k-quant
+    // does not fit.
+    GgmlType output_type(const MixTensor& t, GgmlType base) const {
+        if (falcon_ || t.row_length % traits(base).block_size != 0) return GgmlType::Q8_0;
+        return base == GgmlType::Q8_0 ? base : GgmlType::Q6_K;
+    }
+
+    GgmlType attn_v_type(GgmlType type) {
+        const int i = i_attn_v_++;
+        if (ftype_ == kQ2_K) type = n_gqa_ >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
+        else if (ftype_ == kQ3_K_M) type = i < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
+        else if (ftype_ == kQ3_K_L) type = GgmlType::Q5_K;
+        else if (is({kQ4_K_M, kQ5_K_M}) && use_more_bits(i, n_attn_v_)) type = GgmlType::Q6_K;
+        else if (ftype_ == kQ4_K_S && i < 4) type = GgmlType::Q5_K;
+        // 70B shares each attn_v among 8 heads: it is small, so more bits are cheap.
+        if (is_70b_ && (type == GgmlType::Q3_K || type == GgmlType::Q4_K)) type = GgmlType::Q5_K;
+        if (model_.n_expert == 8) type = GgmlType::Q8_0;
+        return type;
+    }
+
+    GgmlType ffn_down_type(const MixTensor& t, GgmlType type) {
+        int i = i_ffn_down_++;
+        const int n = model_.n_layer;
+        if (model_.n_expert > 1) i = layer_of(t.name);  // experts are not stored in layer order
+        if (ftype_ == kQ2_K) return GgmlType::Q3_K;
+        if (ftype_ == kQ3_K_M) {
+            if (i < n / 16) return GgmlType::Q5_K;
+            return !falcon_ || use_more_bits(i, n) ? GgmlType::Q4_K : GgmlType::Q3_K;
+        }
+        if (ftype_ == kQ3_K_L) return falcon_ ? GgmlType::Q4_K : GgmlType::Q5_K;
+        if (ftype_ == kQ4_K_M) {
+            if (falcon_) return i < n / 16 ? GgmlType::Q6_K : use_more_bits(i, n) ? GgmlType::Q5_K : GgmlType::Q4_K;
+            return use_more_bits(i, n) ? GgmlType::Q6_K : type;
+        }
+        if (ftype_ == kQ5_K_M && use_more_bits(i, n)) return GgmlType::Q6_K;
+        if (ftype_ == kQ4_K_S && !falcon_ && i < n / 8) return GgmlType::Q5_K;
+        return type;
+    }
+
+    GgmlType attn_output_type(GgmlType type) const {
+        if (falcon_) return ftype_ == kQ3_K_L ? GgmlType::Q4_K : type;
+        if (model_.n_expert == 8) {
+            return is({kQ2_K, kQ3_K_S, kQ3_K_M, kQ4_K_S, kQ4_K_M}) ? GgmlType::Q5_K : type;
+        }
+        if (ftype_ == kQ2_K) return GgmlType::Q3_K;
+        if (ftype_ == kQ3_K_M) return GgmlType::Q4_K;
+        if (ftype_ == kQ3_K_L) return GgmlType::Q5_K;
+        return type;
+    }
+
+    int ftype_;
+    const MixModel& model_;
+    bool tied_embeddings_ = true;  // until an output.weight shows up
+    bool falcon_ = false, is_70b_ = false;
+    int n_gqa_ = 0;
+    int n_attn_v_ = 0, i_attn_v_ = 0, i_ffn_down_ = 0;
+};
+
+int metadata_int(const GgufFile& file, const std::string& key, int fallback) {
+    const GgufValue* v = file.find(key);
+    if (!v) return fallback;
+    // Per-layer arrays (some architectures): llama.cpp's rules look at layer 0.
+    if (v->type() == GgufType::ARRAY) {
+        const std::vector<int64_t> items = v->as_int_array();
+        return items.empty() ? fallback : static_cast<int>(items.front());
+    }
+    return static_cast<int>(v->as_int());
+}
+
+}  // namespace
+
+bool tensor_is_quantizable(std::string_view name, int64_t n_dims) {
+    if (n_dims < 2 || !name.ends_with("weight")) return false;
+    // Norms, MoE routers and small or position tensors stay as they are.
+    static constexpr std::array kKeep = {
+        "_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
+        "ssm_conv1d", "shortconv.conv.weight", "time_mix_first.weight", "time_mix_w0.weight",
+        "time_mix_w1.weight", "time_mix_w2.weight", "time_mix_v0.weight", "time_mix_v1.weight",
+        "time_mix_v2.weight", "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight",
+        "time_mix_g1.weight", "time_mix_g2.weight", "time_mix_decay_w1.weight",
+        "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight", "attn_rel_b.weight",
+        "position_embd", "token_types.weight",
+    };
+    return std::none_of(kKeep.begin(), kKeep.end(), [&](const char* part) { return contains(name, part); });
+}
+
+MixModel describe_model(const GgufFile& file) {
+    MixModel m;
+    m.architecture = file.get_string("general.architecture", "");
+    const std::string a = m.architecture + ".";
+    m.n_layer = metadata_int(file, a + "block_count", 0);
+    m.n_head = metadata_int(file, a + "attention.head_count", 0);
+    m.n_head_kv = metadata_int(file, a + "attention.head_count_kv", m.n_head);
+    m.n_expert = metadata_int(file, a + "expert_count", 0);
+    for (const GgufTensor& t : file.tensors()) {
+        m.tensors.push_back({t.name, t.type, static_cast<int64_t>(t.shape.size()), t.shape.at(0)});
+    }
+    return m;
+}
+
+std::vector<GgmlType> choose_tensor_types(const FileType& file_type, bool pure, const MixModel& model) {
+    std::vector<GgmlType> types(model.tensors.size());
+    if (!file_type.base) throw Error("natter does not make the file type " + std::string(file_type.name));
+    const GgmlType base = *file_type.base;
+    MixRules rules(file_type.ftype, model);
+    const bool mixes = !pure && !is_float_type(base);
+    for (const size_t i : visiting_order(model.tensors)) {
+        const MixTensor& t = model.tensors[i];
+        if (!tensor_is_quantizable(t.name, t.n_dims)) {
+            types[i] = t.type;
+            continue;
+        }
+        const GgmlType wanted = mixes ? rules.choose(t, base) : base;
+        types[i] = is_float_type(wanted) ? wanted : fit_row_length(wanted, t.row_length);
+    }
+    return types;
+}
+
+}  // namespace natter::tools

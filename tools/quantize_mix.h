@@ -1,0 +1,45 @@
+#pragma once
+// Which type each tensor of a model gets for a file type: llama.cpp's quantize rules
+// (without an importance matrix), reproduced so that `natter quantize Q4_K_M` gives the
+// same per-tensor types as `llama-quantize ... Q4_K_M` on the same source.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "quant/types.h"
+
+namespace natter {
+class GgufFile;
+struct FileType;
+}
+
+namespace natter::tools {
+
+// What the rules look at: names, shapes and a few hyper-parameters.
+struct MixTensor {
+    std::string name;
+    GgmlType type = GgmlType::F32;  // the source type
+    int64_t n_dims = 0;
+    int64_t row_length = 0;         // shape[0]
+};
+
+struct MixModel {
+    std::string architecture;  // general.architecture
+    int n_layer = 0;
+    int n_head = 0;
+    int n_head_kv = 0;
+    int n_expert = 0;
+    std::vector<MixTensor> tensors;  // in file order
+};
+
+MixModel describe_model(const GgufFile& file);
+
+// One type per tensor, in the order of model.tensors. `pure` gives every quantizable weight
+// the file type's base type (still falling back where the row length does not fit).
+std::vector<GgmlType> choose_tensor_types(const FileType& file_type, bool pure, const MixModel& model);
+
+// Whether llama.cpp's quantizer touches this tensor at all (others are copied unchanged).
+bool tensor_is_quantizable(std::string_view name, int64_t n_dims);
+
+}  // namespace natter::tools
