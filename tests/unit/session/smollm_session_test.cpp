@@ -19,7 +19,7 @@ class SmolLM : public ::testing::Test {
 protected:
     void SetUp() override {
         model_ = test::load_once(test::smollm_path());
-        if (!model_) GTEST_SKIP() << "the default model is not downloaded: " << test::smollm_path();
+        ASSERT_TRUE(model_) << "the default model is missing (scripts/setup fetches it): " << test::smollm_path();
     }
     std::vector<int32_t> greedy_reference(const std::vector<int32_t>& prompt, int n) const {
         return test::greedy_reference(*model_, prompt, n);

@@ -15,7 +15,7 @@ namespace {
 class SmolLm2 : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (!std::filesystem::exists(kSmolLm2Path)) GTEST_SKIP() << "default model not downloaded";
+        ASSERT_TRUE(std::filesystem::exists(smollm2_path())) << "the default model is missing (scripts/setup fetches it): " << smollm2_path();
     }
     const Tokenizer& tok() { return smollm2(); }
 };
@@ -111,9 +111,7 @@ TEST(Stories260K, SentencePieceBasics) {
 }
 
 std::vector<std::pair<const Tokenizer*, bool>> all_vocabularies() {  // (tokenizer, byte-level BPE)
-    std::vector<std::pair<const Tokenizer*, bool>> v = {{&gpt2(), true}, {&llama_spm(), false}, {&stories260k(), false}};
-    if (std::filesystem::exists(kSmolLm2Path)) v.push_back({&smollm2(), true});
-    return v;
+    return {{&gpt2(), true}, {&llama_spm(), false}, {&stories260k(), false}, {&smollm2(), true}};
 }
 
 // Random text from many scripts (and no C0 controls, which SmolLM2's vocabulary cannot
@@ -162,11 +160,8 @@ TEST(TokenizerSpeed, HundredKilobyteInputs) {
         {&gpt2(), mixed}, {&llama_spm(), mixed}, {&stories260k(), mixed},
         {&gpt2(), std::string(100'000, 'a')}, {&llama_spm(), std::string(100'000, 'a')},
         {&gpt2(), std::string(100'000, ' ')}, {&llama_spm(), std::string(100'000, ' ')},
+        {&smollm2(), mixed}, {&smollm2(), std::string(100'000, '7')},
     };
-    if (std::filesystem::exists(kSmolLm2Path)) {
-        runs.push_back({&smollm2(), mixed});
-        runs.push_back({&smollm2(), std::string(100'000, '7')});
-    }
     for (const auto& [tokenizer, text] : runs) {
         const auto start = std::chrono::steady_clock::now();
         const std::vector<int32_t> ids = tokenizer->tokenize(text, false, true);

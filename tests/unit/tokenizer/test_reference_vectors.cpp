@@ -93,7 +93,7 @@ void check_reference(const Tokenizer& tokenizer, const std::string& file, size_t
 }
 
 TEST(TokenizerReference, SmolLm2) {
-    if (!std::filesystem::exists(kSmolLm2Path)) GTEST_SKIP() << "default model not downloaded: " << kSmolLm2Path;
+    ASSERT_TRUE(std::filesystem::exists(smollm2_path())) << "the default model is missing (scripts/setup fetches it): " << smollm2_path();
     check_reference(smollm2(), "tokenizer-smollm2.json");
 }
 

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "core/paths.h"
 #include "inference/gguf.h"
 #include "inference/tokenizer.h"
 
@@ -10,7 +11,8 @@ namespace natter::test {
 
 inline std::string data_path(const std::string& name) { return std::string(NATTER_TEST_DATA_DIR) + "/" + name; }
 inline std::string reference_path(const std::string& name) { return std::string(NATTER_REFERENCE_DIR) + "/" + name; }
-inline const char* kSmolLm2Path = "/root/.cache/natter/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+// The default model (scripts/setup fetches it); a test that needs it fails when it is missing.
+inline std::string smollm2_path() { return paths::default_model().string(); }
 
 inline const Tokenizer& load_cached(const std::string& path) {
     static std::map<std::string, Tokenizer> cache;
@@ -22,6 +24,6 @@ inline const Tokenizer& load_cached(const std::string& path) {
 inline const Tokenizer& llama_spm() { return load_cached(data_path("tokenizer/ggml-vocab-llama-spm.gguf")); }
 inline const Tokenizer& gpt2() { return load_cached(data_path("tokenizer/ggml-vocab-gpt-2.gguf")); }
 inline const Tokenizer& stories260k() { return load_cached(data_path("models/stories260K.gguf")); }
-inline const Tokenizer& smollm2() { return load_cached(kSmolLm2Path); }
+inline const Tokenizer& smollm2() { return load_cached(smollm2_path()); }
 
 }  // namespace natter::test
