@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tools/quantize.h"
+#include "inference/file_type.h"
 #include "inference/forward.h"
 #include "inference/model.h"
 #include "inference/ops.h"
@@ -45,6 +46,8 @@ TEST_P(QuantizeVsLlamaCpp, SameTypesAndTensorBytes) {
     const std::string path = our_quantized(type);
     const GgufFile ours = GgufFile::open(path);
     EXPECT_EQ(ours.get_int("general.file_type", -1), tools::parse_file_type(type).ftype);
+    // What the chat's status line, bench and info call the file: llama.cpp's name for it.
+    EXPECT_EQ(file_type_label(ours), type);
     ASSERT_EQ(ours.tensors().size(), ref.size());
     int identical = 0;
     for (const GgufTensor& t : ours.tensors()) {
