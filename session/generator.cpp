@@ -37,6 +37,8 @@ private:
     std::span<const float> eval_token(int32_t id, const std::string& piece);
     void emit(const std::string& text);
 
+    void notify_cut(StopReason reason, int max_tokens);
+
 public:
     void finish(StopReason reason, const std::string& error = {});
 
@@ -259,7 +261,24 @@ void ReplyRun::run() {
         emit(filter.push(utf8.flush()));
         emit(filter.flush());
     }
+    notify_cut(reason, current_settings().max_tokens);
     finish(reason);
+}
+
+// Says why a reply stopped short, when the limit is not the model's own choice.
+void ReplyRun::notify_cut(StopReason reason, int max_tokens) {
+    SessionEvent e;
+    if (reason == StopReason::MaxTokens) {
+        e.text = "The reply stopped at the length limit of " + std::to_string(max_tokens) +
+                 " tokens (-n; /set max-tokens changes it).";
+    } else if (reason == StopReason::ContextFull) {
+        e.text = "The reply stopped: it filled the whole context window of " + std::to_string(n_ctx_) +
+                 " tokens (raise -c for longer replies).";
+    } else {
+        return;
+    }
+    s_.events.push(std::move(e));
+    s_.events.notify();
 }
 
 void ReplyRun::finish(StopReason reason, const std::string& error) {

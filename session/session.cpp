@@ -169,6 +169,16 @@ void Session::Impl::check_fits(const std::string& user_text) const {
     }
 }
 
+void Session::Impl::trim_cache_to_conversation() {
+    const ConversationView view{chat_template, system_prompt, messages};
+    const size_t first = std::min(first_kept, messages.size());
+    const std::string text = view.render(std::min(pinned, first), first, false);
+    const ContextCache::Plan plan = cache.plan(text, [&](std::string_view piece, bool at_start) {
+        return tokenize_prompt(tokenizer, *chat_template, piece, at_start);
+    });
+    cache.truncate(plan.keep);
+}
+
 void Session::Impl::start_reply() {
     Message reply;
     reply.role = Role::Assistant;
@@ -224,6 +234,7 @@ std::string Session::undo() {
     }
     impl_->first_kept = std::min(impl_->first_kept, msgs.size());
     impl_->pinned = std::min(impl_->pinned, impl_->first_kept);
+    impl_->trim_cache_to_conversation();
     ++impl_->revision;
     return text;
 }
@@ -255,6 +266,7 @@ void Session::clear() {
     impl_->require_idle();
     impl_->messages.clear();
     impl_->first_kept = impl_->pinned = 0;
+    impl_->trim_cache_to_conversation();
     impl_->saved_revision = impl_->revision;
     impl_->autosave_path.clear();  // a new conversation gets its own autosave file
 }

@@ -79,6 +79,10 @@ struct Session::Impl {
     void check_fits(const std::string& user_text) const;
     // Front end (lock held): adds the empty reply and wakes the generator.
     void start_reply();
+    // Front end (lock held, idle): after the conversation was replaced or shortened (/clear,
+    // /undo, /load), forgets the cached positions it no longer starts with, so that
+    // context() counts what the conversation holds, not what an earlier one left.
+    void trim_cache_to_conversation();
 
     // Generator thread (generator.cpp).
     void run();

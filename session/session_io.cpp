@@ -140,6 +140,7 @@ void Session::load(const std::filesystem::path& path) {
         impl_->keep = t.keep;
         impl_->reverse_prompts = std::move(t.reverse_prompts);
         impl_->first_kept = impl_->pinned = 0;
+        impl_->trim_cache_to_conversation();
         impl_->saved_revision = impl_->revision;
         // The loaded chat goes on in an autosave file of its own: never over the file of the
         // chat it replaced, nor over the file it came from.

@@ -312,5 +312,33 @@ TEST_F(StoriesSession, MessageLongerThanTheContextIsRefused) {
     EXPECT_THROW(s->submit("   \n"), Error);
 }
 
+TEST_F(StoriesSession, AReplyCutByTheLengthLimitSaysSo) {
+    auto s = make(greedy_options(3));
+    const Turn t = say(*s, "Once upon a time");
+    ASSERT_EQ(t.last.reason, StopReason::MaxTokens);  // three greedy tokens end no story
+    const auto notice = std::find_if(t.events.begin(), t.events.end(),
+                                     [](const SessionEvent& e) { return e.kind == SessionEvent::Kind::Notice; });
+    ASSERT_NE(notice, t.events.end()) << "no notice for a reply cut at -n";
+    EXPECT_NE(notice->text.find("length limit of 3 tokens"), std::string::npos) << notice->text;
+}
+
+TEST_F(StoriesSession, TheContextGaugeCountsOnlyTheConversationAfterClearAndUndo) {
+    auto s = make(greedy_options(6));
+    say(*s, "Once upon a time");
+    const int after_first = s->context().used;
+    say(*s, "The cat sat on a mat");
+    ASSERT_GT(s->context().used, after_first);
+    s->undo();
+    // What the first exchange takes, as the template renders it (the reply's last token was
+    // never evaluated, so the gauge may stand one below).
+    const std::string first = "<|im_start|>user\nOnce upon a time<|im_end|>\n<|im_start|>assistant\n" +
+                              s->messages()[1].text + "<|im_end|>\n";
+    const int first_tokens = static_cast<int>(tok().tokenize(first, true, true).size());
+    EXPECT_LE(s->context().used, first_tokens);
+    EXPECT_GE(s->context().used, after_first - 1);
+    s->clear();
+    EXPECT_EQ(s->context().used, 0);  // an empty conversation without a system prompt holds nothing
+}
+
 }  // namespace
 }  // namespace natter
