@@ -100,10 +100,14 @@ const CommandInfo* find_command(std::string_view name, std::string& problem) {
     }
     if (matches == 1) return match;
     if (matches > 1) {
-        problem = "/" + std::string(name) + " is ambiguous:";
+        // Built in a fresh string, not as "/" + std::string(name) into `problem`: GCC 12
+        // inlines that into a false -Wrestrict (GCC bug 105329).
+        std::string list(1, '/');
+        list.append(name).append(" is ambiguous:");
         for (const CommandInfo& c : command_table()) {
-            if (prefixes(c, name)) problem += " /" + c.name;
+            if (prefixes(c, name)) list.append(" /").append(c.name);
         }
+        problem = std::move(list);
     } else {
         problem = "unknown command /" + std::string(name) + " (/help lists the commands; // sends a line starting with /)";
     }
@@ -132,7 +136,6 @@ CommandResult save(Session& s, const std::string& arg) {
 
 CommandResult load(Session& s, const std::string& arg) {
     const std::filesystem::path path = paths::expand_home(arg);
-    if (std::filesystem::is_directory(path)) throw Error(path.string() + " is a directory, not a saved chat.");
     const std::string saved = save_before_replacing(s);
     s.load(path);
     CommandResult r;

@@ -40,6 +40,8 @@ void fsync_directory(const std::filesystem::path& dir) {
 }
 
 std::string read_whole_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(path.string() + " is a directory, not a saved chat.");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("Cannot read " + path.string() + ": " + std::strerror(errno) + ".");
     std::ostringstream s;

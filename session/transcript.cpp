@@ -174,7 +174,9 @@ Transcript transcript_from_json(std::string_view json_text, std::string_view sou
     try {
         j = json::parse(json_text);
     } catch (const json::parse_error& e) {
-        throw Error(source + ": not valid JSON (" + e.what() + ").");
+        // e.what() is the library's own wording ("[json.exception.parse_error.101] ..."): say it ours.
+        throw Error(source + " is not a saved chat: it is not valid JSON (the error is at byte " +
+                    std::to_string(e.byte) + ").");
     }
     if (!j.is_object() || j.value("format", "") != kFormat) throw Error(source + ": not a natter transcript.");
     const std::string where = source + ": ";

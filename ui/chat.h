@@ -2,6 +2,7 @@
 // Inside the full-screen chat: the controller that ties the session, the screen, the
 // input line and the scrollback together. Private to ui/ (tui.cpp runs it; the slash
 // commands are in slash_commands.cpp).
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -67,6 +68,7 @@ private:
     int view_height_ = 1;
 
     std::string message_;  // the one-line message above the status line
+    std::deque<std::string> notices_;  // every message shown there, for F12
     bool message_error_ = false;
     bool quit_ = false;
     bool editing_last_ = false;  // the input holds the last message, from /edit

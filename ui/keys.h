@@ -12,6 +12,7 @@ namespace natter::ui {
 enum class Action {
     None,  // handled by readline (documented here, dispatched there)
     Help,
+    Messages,   // every notice and error of this chat, in full
     Interrupt,  // Ctrl-C
     PageUp,
     PageDown,

@@ -303,6 +303,12 @@ void Chat::handle_action(Action action) {
             }
             break;
         }
+        case Action::Messages: {
+            std::string all;
+            for (const std::string& m : notices_) all += m + "\n";
+            open_pager("Messages of this chat, oldest first (q closes)", all.empty() ? "(none yet)" : all);
+            break;
+        }
         case Action::Redraw: clearok(curscr, TRUE); break;
         case Action::Suspend: screen_.suspend(); break;
         default: session_.set_settings(adjust(session_.settings(), action)); break;
@@ -313,6 +319,9 @@ void Chat::handle_action(Action action) {
 // --- output -------------------------------------------------------------------------------
 
 void Chat::notify(std::string text, bool error) {
+    constexpr std::size_t kKept = 500;
+    if (notices_.size() == kKept) notices_.pop_front();
+    notices_.push_back((error ? "error: " : "") + text);
     message_ = std::move(text);
     message_error_ = error;
     dirty_ = true;
@@ -429,7 +438,15 @@ void Chat::draw() {
     } else {
         draw_scrollback(view_height_);
     }
-    if (message_rows > 0) screen_.draw(status_row - 1, truncate_to_width(sanitize(message_), cols), message_error_ ? Style::Error : Style::Dim);
+    if (message_rows > 0) {
+        // A message wider than the window ends in a pointer to where it can be read whole.
+        const std::string shown = sanitize(message_);
+        const std::string more = " (F12: all)";
+        const std::string row = display_width(shown) <= cols || cols <= 2 * display_width(more)
+                                    ? truncate_to_width(shown, cols)
+                                    : truncate_to_width(shown, cols - display_width(more)) + more;
+        screen_.draw(status_row - 1, row, message_error_ ? Style::Error : Style::Dim);
+    }
     screen_.draw_bar(status_row, compose_status(status_info(), cols));
     const int first_input = std::max(0, input.cursor_row - input_height + 1);
     for (int i = 0; i < input_height && first_input + i < static_cast<int>(input.rows.size()); ++i) {

@@ -409,6 +409,20 @@ class Chat(unittest.TestCase):
         self.assertEqual(sorted(chats().values()), [["Mia liked the rain."], ["Sam found a blue box."],
                                                     ["Sam found a blue box.", "The box was empty."]])
 
+    def test_a_long_message_can_be_read_in_full(self):
+        t = self.open(STORIES, "-n", "4", width=60)
+        missing = os.path.join(t.dir, "a-folder-with-a-long-name", "and-a-chat-file-that-is-not-there.json")
+        t.send(f"/load {missing}")
+        screen = t.wait_text("(F12: all)")
+        row = next(r for r in screen.splitlines() if "(F12: all)" in r)
+        self.assertNotIn("is-not-there.json", row)  # the message row is cut
+        t.keys("F12")
+        screen = t.wait_text("Messages of this chat")
+        joined = "".join(row.strip() for row in screen.splitlines())
+        self.assertIn("and-a-chat-file-that-is-not-there.json", joined)
+        t.keys("q")
+        t.wait_for(lambda s: "Messages of this chat" not in s, "the messages view to close")
+
     def test_history_persists_and_ctrl_d_quits_after_autosave(self):
         t = self.open(STORIES, "-n", "4")
         t.send("/set top-k 33")

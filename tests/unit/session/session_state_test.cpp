@@ -76,6 +76,17 @@ TEST_F(SessionState, ExactPromptTextForEachTemplate) {
               "### Instruction:\nHi\n\n### Response:\nHello!\n\n### Instruction:\nHow are you?\n\n### Response:\nFine.\n\n");
 }
 
+TEST_F(SessionState, LoadingADirectorySaysSoAndChangesNothing) {
+    const auto before = session_->messages().size();
+    try {
+        session_->load(dir_.path);
+        FAIL() << "loaded a directory";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), dir_.path.string() + " is a directory, not a saved chat.");
+    }
+    EXPECT_EQ(session_->messages().size(), before);
+}
+
 TEST_F(SessionState, UnknownTemplateChangesNothing) {
     EXPECT_THROW(session_->set_template("no-such-template"), Error);
     EXPECT_EQ(session_->template_name(), "chatml");

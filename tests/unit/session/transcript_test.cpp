@@ -124,6 +124,7 @@ void expect_error(const std::string& json, const std::string& fragment) {
         const std::string what = e.what();
         EXPECT_NE(what.find("bad.json"), std::string::npos) << what;
         EXPECT_NE(what.find(fragment), std::string::npos) << what;
+        EXPECT_EQ(what.find("json.exception"), std::string::npos) << "the library's own words: " << what;
     }
 }
 
