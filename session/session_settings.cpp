@@ -13,9 +13,19 @@ namespace {
 
 template <typename T>
 T parse_number(std::string_view name, std::string_view text) {
+    if constexpr (std::is_same_v<T, uint64_t>) {  // the sampler's "choose one" value, shown as "random"
+        if (text == "random" || text == "-1") return kRandomSeed;
+    }
     T value{};
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size()) {
+        if constexpr (std::is_integral_v<T>) {
+            double as_double = 0;
+            const auto [dend, dec] = std::from_chars(text.data(), text.data() + text.size(), as_double);
+            if (dec == std::errc() && dend == text.data() + text.size()) {
+                throw Error(std::string(name) + " takes a whole number, not " + std::string(text) + ".");
+            }
+        }
         throw Error("The value \"" + std::string(text) + "\" for " + std::string(name) + " is not a number.");
     }
     return value;
@@ -99,6 +109,7 @@ std::string Session::get(std::string_view name) const {
     std::lock_guard lock(impl_->mutex);
     return std::visit([](auto* v) {
         if constexpr (std::is_same_v<decltype(v), float*>) return format_number(*v);
+        else if constexpr (std::is_same_v<decltype(v), uint64_t*>) return *v == kRandomSeed ? std::string("random") : std::to_string(*v);
         else return std::to_string(*v);
     }, p.slot(impl_->settings, impl_->keep));
 }

@@ -138,6 +138,10 @@ TEST_F(SessionState, SettingsByName) {
     EXPECT_EQ(s.settings().max_tokens, 77);
     s.set("seed", "18446744073709551615");
     EXPECT_EQ(s.get("seed"), "18446744073709551615");
+    s.set("seed", "random");  // the sampler's own "choose one" value, 0xFFFFFFFF
+    EXPECT_EQ(s.settings().sampling.seed, 0xFFFFFFFFu);
+    EXPECT_EQ(s.get("seed"), "random");
+    s.set("seed", "42");
     s.set("keep", "5");
     EXPECT_EQ(s.get("keep"), "5");
 
@@ -145,7 +149,12 @@ TEST_F(SessionState, SettingsByName) {
     EXPECT_THROW(s.set("temp", "hot"), Error);
     EXPECT_THROW(s.set("temp", "-1"), Error);
     EXPECT_THROW(s.set("top-p", "1.5"), Error);
-    EXPECT_THROW(s.set("top-k", "3.5"), Error);
+    try {
+        s.set("top-k", "1.5");
+        ADD_FAILURE() << "top-k took 1.5";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "top-k takes a whole number, not 1.5.");
+    }
     EXPECT_THROW(s.set("temp", "nan"), Error);
     EXPECT_THROW(s.set("temp", ""), Error);
     try {
