@@ -9,25 +9,16 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "linechat/line_chat.h"
-#include "cli/sampling_options.h"
-#include "session/session.h"
 #include "core/error.h"
+#include "core/paths.h"
+#include "inference/model.h"
+#include "linechat/line_chat.h"
+#include "session/session.h"
 #include "ui/tui.h"
 
 namespace natter::cli {
 
 namespace {
-
-struct ChatOptions {
-    SessionOptions session;
-    std::string system;
-    std::string system_file;
-    std::string load;
-    bool line_mode = false;
-    bool verbose = false;
-    ui::TuiOptions screen;
-};
 
 std::string read_text_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -37,13 +28,21 @@ std::string read_text_file(const std::string& path) {
     return s.str();
 }
 
-int run_chat(ChatOptions& o) {
-    if (!o.system_file.empty()) o.session.system_prompt = read_text_file(o.system_file);
-    if (!o.system.empty()) o.session.system_prompt = o.system;
-    Session session(o.session);
+ui::ColorMode color_mode(const std::string& name) {
+    if (name == "always") return ui::ColorMode::Always;
+    if (name == "never") return ui::ColorMode::Never;
+    return ui::ColorMode::Auto;
+}
+
+int run_chat(const ChatOptions& o) {
+    SessionOptions options = session_options(o);
+    options.n_threads = threads_to_use(options.n_threads);
+    std::shared_ptr<const Model> model = Model::load(paths::resolve_model_path(options.model_path));
+    warn_if_beyond_training(o.common, model->hparams().n_ctx_train);
+    Session session(model, options);
     if (!o.load.empty()) session.load(o.load);
     const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
-    if (terminal && !o.line_mode) return ui::run_tui(session, o.screen);
+    if (terminal && !o.line_mode) return ui::run_tui(session, ui::TuiOptions{color_mode(o.color)});
     LineChatOptions line;
     line.show_prompt_marker = ::isatty(STDIN_FILENO) != 0;
     line.verbose = o.verbose;
@@ -53,34 +52,55 @@ int run_chat(ChatOptions& o) {
 
 }  // namespace
 
-void add_chat_command(CLI::App& app) {
-    auto o = std::make_shared<ChatOptions>();
-    SessionOptions& s = o->session;
+SessionOptions session_options(const ChatOptions& o) {
+    SessionOptions s = o.session;
+    s.model_path = o.common.model;
+    s.n_ctx = o.common.n_ctx;
+    s.n_batch = o.common.n_batch;
+    s.n_threads = o.common.n_threads;
+    s.settings.sampling = o.common.sampling;
+    s.settings.max_tokens = o.common.n_predict;
+    if (o.instruct) s.template_name = "alpaca";
+    if (!o.system_file.empty()) s.system_prompt = read_text_file(o.system_file);
+    if (!o.system.empty()) s.system_prompt = o.system;
+    return s;
+}
+
+CLI::App* add_chat_options(CLI::App& app, ChatOptions& o) {
+    SessionOptions& s = o.session;
     CLI::App* cmd = app.add_subcommand("chat", "Chat with a model (full screen on a terminal, line mode otherwise)");
-    cmd->add_option("-m,--model", s.model_path, "GGUF model file (default: the cached SmolLM2-135M-Instruct)");
-    cmd->add_option("-c,--ctx-size", s.n_ctx, "Context size in tokens (0: the model's training context)")->capture_default_str()->check(CLI::Range(0, 1 << 20));
-    cmd->add_option("-n,--n-predict", s.settings.max_tokens, "Longest reply in tokens (-1: no limit)")->capture_default_str()->check(CLI::Range(-1, 1 << 24));
-    cmd->add_option("-b,--batch-size", s.n_batch, "Prompt tokens evaluated per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-    cmd->add_option("-t,--threads", s.n_threads, "Threads (default: one per core)")->check(CLI::Range(0, 1024));
-    add_sampling_options(*cmd, s.settings.sampling);
-    cmd->add_option("--template", s.template_name, "Chat template (default: detected from the model, else chatml)");
-    auto* sys = cmd->add_option("--system", o->system, "System prompt");
-    auto* file = cmd->add_option("-f,--file", o->system_file, "Read the system prompt / prelude from a file")->check(CLI::ExistingFile);
+    add_common_options(*cmd, o.common, "Longest reply in tokens (-1: no limit)");
+    auto* tmpl = cmd->add_option("--template", s.template_name, "Chat template (default: detected from the model, else chatml)");
+    cmd->add_flag("--instruct", o.instruct, "-ins: instruction mode, the alpaca template")->excludes(tmpl);
+    auto* sys = cmd->add_option("--system,--system-prompt", o.system, "System prompt (also -sys)");
+    auto* file = cmd->add_option("-f,--file", o.system_file, "Read the system prompt / prelude from a file")->check(CLI::ExistingFile);
     sys->excludes(file);
-    cmd->add_option("-r,--reverse-prompt", s.reverse_prompts, "Stop the reply after this text (repeatable)");
+    cmd->add_option("-r,--reverse-prompt", s.reverse_prompts, "Stop the reply after this text and hand the turn back (repeatable)");
+    cmd->add_option("--in-prefix", s.in_prefix, "Text put before each of your messages in the prompt");
+    cmd->add_option("--in-suffix", s.in_suffix, "Text put after each of your messages in the prompt");
     cmd->add_option("--keep", s.keep, "Tokens at the start never dropped when the context fills (-1: the first exchange)")->capture_default_str()->check(CLI::Range(-1, 1 << 24));
-    cmd->add_option("--load", o->load, "Continue a saved chat (JSON transcript)")->check(CLI::ExistingFile);
-    cmd->add_flag("--line", o->line_mode, "Use the line-mode chat even on a terminal");
-    cmd->add_flag("-v,--verbose", o->verbose, "Line mode: token counts and speed of each reply on stderr");
-    const std::map<std::string, ui::ColorMode> colors{
-        {"auto", ui::ColorMode::Auto}, {"always", ui::ColorMode::Always}, {"never", ui::ColorMode::Never}};
-    cmd->add_option("--color", o->screen.color, "Colours on the chat screen: auto (unless NO_COLOR is set), always or never")
-        ->transform(CLI::CheckedTransformer(colors, CLI::ignore_case))
-        ->default_str("auto");
+    cmd->add_option("--load", o.load, "Continue a saved chat (JSON transcript)")->check(CLI::ExistingFile);
+    cmd->add_flag("--line", o.line_mode, "Use the line-mode chat even on a terminal");
+    cmd->add_flag("-v,--verbose", o.verbose, "Line mode: token counts and speed of each reply on stderr");
+    cmd->add_flag("--color{always},--colour{always}", o.color,
+                  "Colours on the chat screen: --color alone (or -co) always, --color=auto (the default: unless NO_COLOR is set) or --color=never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
+    // llama.cpp's names for what the chat is anyway: accepted silently.
+    const std::string same = "llama.cpp's names for what the chat does anyway";
+    for (const char* names : {"-i,--interactive", "--interactive-first", "--conversation", "--multiline-input"}) {
+        cmd->add_flag(names)->description("The chat is interactive (also -cnv, -mli)")->group(same);
+    }
+    return cmd;
+}
+
+CLI::App* add_chat_command(CLI::App& app) {
+    auto o = std::make_shared<ChatOptions>();
+    CLI::App* cmd = add_chat_options(app, *o);
     cmd->callback([o]() {
         const int code = run_chat(*o);
         if (code != 0) throw CLI::RuntimeError(code);
     });
+    return cmd;
 }
 
 }  // namespace natter::cli

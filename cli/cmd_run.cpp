@@ -1,13 +1,14 @@
 // `natter run`: one-shot completion streamed to stdout, timings to stderr.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/sampling_options.h"
 #include "core/paths.h"
 #include "core/error.h"
 #include "inference/forward.h"
@@ -19,63 +20,78 @@ namespace natter::cli {
 
 namespace {
 
-struct RunOptions {
-    std::string model;
-    std::string prompt;
-    std::string prompt_file;
-    int n_predict = 128;
-    int n_ctx = 2048;
-    int n_batch = 512;
-    int n_threads = 0;
-    bool ignore_eos = false;
-    bool no_bos = false;
-    bool show_prompt = true;
-    bool parse_special = true;
-    SamplingParams sampling;
-};
-
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-std::string read_file(const std::string& path) {
+std::string read_prompt(const std::string& path) {
+    std::ostringstream s;
+    if (path == "-") {
+        s << std::cin.rdbuf();
+        return s.str();
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("cannot read the prompt file " + path);
-    std::ostringstream s;
     s << in.rdbuf();
     return s.str();
 }
 
+// Evaluates the prompt batch by batch; on a terminal, stderr shows how far it is.
+std::span<const float> eval_prompt(Forward& fwd, const std::vector<int32_t>& tokens, int n_batch) {
+    const bool show = ::isatty(STDERR_FILENO) != 0;
+    const int n = static_cast<int>(tokens.size());
+    std::span<const float> logits;
+    for (int done = 0; done < n;) {
+        if (show) std::fprintf(stderr, "\rnatter: prompt %d/%d tokens (%d%%)", done, n, done * 100 / n);
+        const int len = std::min(n_batch, n - done);
+        logits = fwd.eval(std::span<const int32_t>(tokens.data() + done, len), done);
+        done += len;
+    }
+    if (show) std::fputs("\r\x1b[K", stderr);
+    return logits;
+}
+
+bool ends_with_reverse_prompt(const std::string& text, const std::vector<std::string>& reverse_prompts) {
+    for (const std::string& r : reverse_prompts) {
+        if (!r.empty() && text.ends_with(r)) return true;
+    }
+    return false;
+}
+
 void run(const RunOptions& o) {
-    const std::string prompt = o.prompt_file.empty() ? o.prompt : read_file(o.prompt_file);
+    const std::string prompt = o.prompt_file.empty() ? o.prompt : read_prompt(o.prompt_file);
     const auto load_start = Clock::now();
-    auto model = Model::load(paths::resolve_model_path(o.model));
+    auto model = Model::load(paths::resolve_model_path(o.common.model));
+    warn_if_beyond_training(o.common, model->hparams().n_ctx_train);
+    const int n_ctx = o.common.n_ctx > 0 ? o.common.n_ctx : model->hparams().n_ctx_train;
     const Tokenizer& tok = model->tokenizer();
     std::vector<int32_t> tokens = tok.tokenize(prompt, !o.no_bos, o.parse_special);
     if (tokens.empty()) throw Error("the prompt is empty");
-    if (static_cast<int>(tokens.size()) >= o.n_ctx) {
+    if (static_cast<int>(tokens.size()) >= n_ctx) {
         throw Error("the prompt is " + std::to_string(tokens.size()) + " tokens long, which does not fit in the context of " +
-                    std::to_string(o.n_ctx) + " tokens (raise -c)");
+                    std::to_string(n_ctx) + " tokens (raise -c)");
     }
-    Forward fwd(*model, ForwardOptions{o.n_ctx, o.n_batch, o.n_threads});
-    Sampler sampler(o.sampling);
+    Forward fwd(*model, ForwardOptions{n_ctx, o.common.n_batch, threads_to_use(o.common.n_threads)});
+    Sampler sampler(o.common.sampling);
     const double load_ms = ms_since(load_start);
 
+    const auto prompt_start = Clock::now();
+    std::span<const float> logits = eval_prompt(fwd, tokens, o.common.n_batch);
+    const double prompt_ms = ms_since(prompt_start);
+    const int n_prompt = static_cast<int>(tokens.size());
     if (o.show_prompt) {
         std::fwrite(prompt.data(), 1, prompt.size(), stdout);
         std::fflush(stdout);
     }
-    const auto prompt_start = Clock::now();
-    std::span<const float> logits = fwd.eval(tokens, 0);
-    const double prompt_ms = ms_since(prompt_start);
-    const int n_prompt = static_cast<int>(tokens.size());
 
+    const int n_predict = o.common.n_predict;  // -1: until end of text or a full context
     Utf8Stream text;
+    std::string generated;
     int n_gen = 0;
     const auto gen_start = Clock::now();
-    while (n_gen < o.n_predict && static_cast<int>(tokens.size()) < o.n_ctx) {
+    while ((n_predict < 0 || n_gen < n_predict) && static_cast<int>(tokens.size()) < n_ctx) {
         const int32_t id = sampler.sample(logits, tokens);
         tokens.push_back(id);
         ++n_gen;
@@ -83,7 +99,8 @@ void run(const RunOptions& o) {
         const std::string piece = text.push(tok.token_to_piece(id, false));
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
-        if (n_gen == o.n_predict) break;
+        generated += piece;
+        if (n_gen == n_predict || ends_with_reverse_prompt(generated, o.reverse_prompts)) break;
         logits = fwd.eval(std::span<const int32_t>(&tokens.back(), 1), static_cast<int>(tokens.size()) - 1);
     }
     const std::string rest = text.flush();
@@ -100,22 +117,27 @@ void run(const RunOptions& o) {
 
 }  // namespace
 
+CLI::App* add_run_options(CLI::App& app, RunOptions& o) {
+    CLI::App* cmd = app.add_subcommand("run", "Complete a prompt once and print the continuation");
+    o.common.n_predict = 128;
+    add_common_options(*cmd, o.common, "Tokens to generate (-1: until the end of the text or a full context)");
+    auto* p = cmd->add_option("-p,--prompt", o.prompt, "Prompt text");
+    auto* f = cmd->add_option("-f,--file", o.prompt_file, "Read the prompt from a file (-: standard input)")
+                  ->check(CLI::ExistingFile | CLI::IsMember({"-"}));
+    p->excludes(f);
+    cmd->add_option("-r,--reverse-prompt", o.reverse_prompts, "Stop after this text (repeatable)");
+    cmd->add_flag("--ignore-eos", o.ignore_eos, "Keep generating past end-of-sequence tokens");
+    cmd->add_flag("--no-bos", o.no_bos, "Do not add the beginning-of-sequence token");
+    cmd->add_flag_callback("--no-display-prompt", [&o]() { o.show_prompt = false; }, "Print only the continuation, not the prompt");
+    cmd->add_flag_callback("--no-special", [&o]() { o.parse_special = false; }, "Treat special-token text in the prompt as plain text");
+    cmd->add_flag_callback("--color", []() { std::fputs("natter: --color has no effect: natter run prints plain text\n", stderr); },
+                           "No effect: natter run prints plain text");
+    return cmd;
+}
+
 void add_run_command(CLI::App& app) {
     auto o = std::make_shared<RunOptions>();
-    CLI::App* cmd = app.add_subcommand("run", "Complete a prompt once and print the continuation");
-    cmd->add_option("-m,--model", o->model, "GGUF model file (default: the cached SmolLM2-135M-Instruct)");
-    auto* p = cmd->add_option("-p,--prompt", o->prompt, "Prompt text");
-    auto* f = cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from a file")->check(CLI::ExistingFile);
-    p->excludes(f);
-    cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->capture_default_str()->check(CLI::Range(0, 1 << 24));
-    cmd->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("-b,--batch-size", o->n_batch, "Prompt tokens evaluated per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-    cmd->add_option("-t,--threads", o->n_threads, "Threads (default: one per core)")->check(CLI::Range(0, 1024));
-    add_sampling_options(*cmd, o->sampling);
-    cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
-    cmd->add_flag("--no-bos", o->no_bos, "Do not add the beginning-of-sequence token");
-    cmd->add_flag_callback("--no-display-prompt", [o]() { o->show_prompt = false; }, "Print only the continuation, not the prompt");
-    cmd->add_flag_callback("--no-special", [o]() { o->parse_special = false; }, "Treat special-token text in the prompt as plain text");
+    CLI::App* cmd = add_run_options(app, *o);
     cmd->callback([o]() {
         if (o->prompt.empty() && o->prompt_file.empty()) throw Error("give a prompt with -p TEXT or -f FILE");
         run(*o);

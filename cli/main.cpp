@@ -1,9 +1,10 @@
 // natter: chat with quantized llama-family models on your own CPU.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <string_view>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
@@ -18,18 +19,21 @@ int main(int argc, char** argv) {
     natter::cli::add_quantize_command(app);
     natter::cli::add_bench_command(app);
     natter::cli::add_perplexity_command(app);
-    natter::cli::add_chat_command(app);
-    // `natter` alone, or with only options (`natter -m model.gguf`), opens the chat.
-    std::vector<char*> args(argv, argv + argc);
-    static char chat[] = "chat";
-    const std::string_view first = argc > 1 ? argv[1] : "";
-    if (argc == 1 || (first.starts_with('-') && first != "-h" && first != "--help" && first != "--version")) {
-        args.insert(args.begin() + 1, chat);
-    }
+    CLI::App* chat = natter::cli::add_chat_command(app);
+    // chat is the default command, so its options are natter's too.
+    app.footer([chat]() {
+        return "\n`natter [OPTIONS]` is `natter chat [OPTIONS]`; the chat's options:\n\n" +
+               chat->help("natter chat", CLI::AppFormatMode::Sub);
+    });
+    std::vector<std::string> args = natter::cli::llama_args(std::vector<std::string>(argv + std::min(argc, 1), argv + argc));
+    std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
     try {
-        app.parse(static_cast<int>(args.size()), args.data());
+        app.parse(args);
+    } catch (const CLI::RuntimeError& e) {
+        return e.get_exit_code();  // a command's own failure, already reported
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; a usage error exits 2, as the man pages say.
+        return app.exit(e) == 0 ? 0 : 2;
     } catch (const natter::Error& e) {
         std::fprintf(stderr, "natter: error: %s\n", e.what());
         return 1;

@@ -60,6 +60,8 @@ void ReplyRun::snapshot() {
     std::lock_guard lock(s_.mutex);
     view_.chat_template = s_.chat_template;
     view_.system_prompt = s_.system_prompt;
+    view_.user_prefix = s_.options.in_prefix;
+    view_.user_suffix = s_.options.in_suffix;
     view_.messages.assign(s_.messages.begin(), s_.messages.end() - 1);  // the last one is the reply
     reverse_ = s_.reverse_prompts;
     keep_ = s_.keep;

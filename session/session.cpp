@@ -76,7 +76,9 @@ std::vector<ChatMessage> ConversationView::window(size_t pinned, size_t first) c
     std::vector<ChatMessage> out;
     if (!system_prompt.empty()) out.push_back({"system", system_prompt});
     for (size_t i = 0; i < messages.size(); ++i) {
-        if (i < pinned || i >= first) out.push_back({std::string(role_name(messages[i].role)), messages[i].text});
+        if (i >= pinned && i < first) continue;
+        const Message& m = messages[i];
+        out.push_back({std::string(role_name(m.role)), m.role == Role::User ? user_prefix + m.text + user_suffix : m.text});
     }
     return out;
 }
@@ -159,7 +161,7 @@ void Session::Impl::check_fits(const std::string& user_text) const {
     if (user_text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("The message is empty.");
     Message message;
     message.text = user_text;
-    ConversationView alone{chat_template, system_prompt, {message}};
+    ConversationView alone{chat_template, system_prompt, {message}, options.in_prefix, options.in_suffix};
     const std::string text = alone.render(1, 1, true);
     const int n = static_cast<int>(tokenize_prompt(tokenizer, *chat_template, text, true).size());
     const int n_ctx = forward->n_ctx();
@@ -170,7 +172,7 @@ void Session::Impl::check_fits(const std::string& user_text) const {
 }
 
 void Session::Impl::trim_cache_to_conversation() {
-    const ConversationView view{chat_template, system_prompt, messages};
+    const ConversationView view{chat_template, system_prompt, messages, options.in_prefix, options.in_suffix};
     const size_t first = std::min(first_kept, messages.size());
     const std::string text = view.render(std::min(pinned, first), first, false);
     const ContextCache::Plan plan = cache.plan(text, [&](std::string_view piece, bool at_start) {
@@ -342,7 +344,7 @@ void Session::set_reverse_prompts(std::vector<std::string> prompts) {
 std::string Session::prompt_text() const {
     std::lock_guard lock(impl_->mutex);
     const auto& msgs = impl_->messages;
-    ConversationView view{impl_->chat_template, impl_->system_prompt, msgs};
+    ConversationView view{impl_->chat_template, impl_->system_prompt, msgs, impl_->options.in_prefix, impl_->options.in_suffix};
     // While a reply streams, show the prompt it was given plus what it has written so far.
     const bool replying = impl_->busy && !msgs.empty();
     if (replying) view.messages.pop_back();

@@ -49,6 +49,10 @@ struct SessionOptions {
     // -1: keep the first exchange.
     int keep = 0;
     std::vector<std::string> reverse_prompts;  // -r: stop after the reply contains one (it stays in the text)
+    // --in-prefix / --in-suffix: written around each user message in the prompt (the message's
+    // own text, shown and saved, stays as typed).
+    std::string in_prefix;
+    std::string in_suffix;
     bool load_user_templates = true;           // also load $XDG_CONFIG_HOME/natter/templates
     std::filesystem::path autosave_dir;        // empty: paths::sessions_dir() (core/paths.h)
 };

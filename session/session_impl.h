@@ -94,6 +94,8 @@ struct ConversationView {
     const ChatTemplate* chat_template = nullptr;
     std::string system_prompt;
     std::vector<Message> messages;  // the history before the reply
+    std::string user_prefix;        // SessionOptions::in_prefix / in_suffix, around each user message
+    std::string user_suffix;
 
     // The system prompt, messages [0, pinned) and [first, end) as the template's input.
     std::vector<ChatMessage> window(size_t pinned, size_t first) const;

@@ -1,0 +1,122 @@
+#include "cli/common_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "inference/thread_pool.h"
+
+namespace natter::cli {
+
+namespace {
+
+// llama.cpp's flags that mean nothing in natter: accepted, with one line saying why.
+struct NoEffect {
+    const char* names;  // CLI11 names
+    const char* shown;  // the spelling the notice uses
+    int values;         // 0: a flag, 1: takes a value, -1: an optional value
+    const char* why;
+};
+
+constexpr NoEffect kNoEffect[] = {
+    {"--n-gpu-layers,--gpu-layers", "-ngl", 1, "natter runs on the CPU"},
+    {"--split-mode", "-sm", 1, "natter runs on the CPU"},
+    {"--main-gpu", "-mg", 1, "natter runs on the CPU"},
+    {"--tensor-split", "-ts", 1, "natter runs on the CPU"},
+    {"--no-kv-offload", "-nkvo", 0, "natter runs on the CPU"},
+    {"--flash-attn", "-fa", -1, "natter has one attention kernel, always on"},
+    {"--mlock", "--mlock", 0, "natter maps the model file and leaves its pages to the kernel"},
+    {"--no-mmap", "--no-mmap", 0, "natter always maps the model file"},
+    {"--numa", "--numa", 1, "natter does not place threads by NUMA node"},
+    {"--cache-type-k", "-ctk", 1, "natter's KV cache is always F16"},
+    {"--cache-type-v", "-ctv", 1, "natter's KV cache is always F16"},
+    {"--ubatch-size", "-ub", 1, "natter evaluates the prompt in batches of -b tokens"},
+    {"--threads-batch", "-tb", 1, "natter uses the -t threads for the prompt too"},
+};
+
+// llama.cpp's short flags of more than one letter (CLI11 would read -ngl as -n gl).
+const std::map<std::string, std::string, std::less<>> kMultiLetter = {
+    {"-ngl", "--n-gpu-layers"}, {"-sm", "--split-mode"},    {"-mg", "--main-gpu"},
+    {"-ts", "--tensor-split"},  {"-nkvo", "--no-kv-offload"}, {"-fa", "--flash-attn"},
+    {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {"-ub", "--ubatch-size"},
+    {"-tb", "--threads-batch"}, {"-ins", "--instruct"},     {"-cnv", "--conversation"},
+    {"-sys", "--system-prompt"}, {"-co", "--color"},        {"-mli", "--multiline-input"},
+};
+
+void say_no_effect(const NoEffect& n) { std::fprintf(stderr, "natter: %s has no effect: %s\n", n.shown, n.why); }
+
+void add_no_effect_options(CLI::App& cmd) {
+    const std::string group = "Accepted for llama.cpp's command lines, without effect";
+    for (const NoEffect& n : kNoEffect) {
+        CLI::Option* opt = nullptr;
+        if (n.values == 0) {
+            opt = cmd.add_flag_callback(n.names, [&n]() { say_no_effect(n); });
+        } else {
+            opt = cmd.add_option_function<std::string>(n.names, [&n](const std::string&) { say_no_effect(n); });
+            if (n.values < 0) opt->expected(0, 1);
+        }
+        opt->group(group)->description(std::string(n.shown) + ": " + n.why);
+    }
+}
+
+}  // namespace
+
+void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
+    cmd.add_option("--temp", s.temperature, "Temperature; 0 picks the most likely token")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+    cmd.add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str()->check(CLI::Range(0, 1 << 24));
+    cmd.add_option("--top-p", s.top_p, "Nucleus sampling threshold (1: off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    cmd.add_option("--min-p", s.min_p, "Drop tokens below min-p times the best (0: off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    cmd.add_option("--repeat-penalty", s.repeat_penalty, "Penalty for repeated tokens (1: off)")->capture_default_str()->check(CLI::Range(0.01, 100.0));
+    cmd.add_option("--repeat-last-n", s.repeat_last_n, "Tokens the penalties look back over (-1: all)")->capture_default_str()->check(CLI::Range(-1, 1 << 24));
+    cmd.add_option("--frequency-penalty", s.frequency_penalty, "Subtract count x this from a seen token's logit")->capture_default_str();
+    cmd.add_option("--presence-penalty", s.presence_penalty, "Subtract this from a seen token's logit")->capture_default_str();
+    cmd.add_option("-s,--seed", s.seed, "Random seed (default: random)");
+}
+
+void add_common_options(CLI::App& cmd, CommonOptions& o, const char* n_predict_help) {
+    cmd.add_option("-m,--model", o.model, "GGUF model file (default: the cached SmolLM2-135M-Instruct)");
+    o.ctx_option = cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (0: the model's training context)")
+                       ->capture_default_str()
+                       ->check(CLI::Range(0, 1 << 20));
+    cmd.add_option("-n,--n-predict", o.n_predict, n_predict_help)->capture_default_str()->check(CLI::Range(-1, 1 << 24));
+    cmd.add_option("-b,--batch-size", o.n_batch, "Prompt tokens evaluated per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+    cmd.add_option("-t,--threads", o.n_threads, "Threads (default: one per core; more than the cores are clamped)")->check(CLI::Range(0, 1 << 16));
+    add_sampling_options(cmd, o.sampling);
+    add_no_effect_options(cmd);
+}
+
+std::vector<std::string> llama_args(std::vector<std::string> args) {
+    // `natter` alone, or with only options (`natter -m model.gguf`), opens the chat.
+    const std::string first = args.empty() ? "" : args.front();
+    if (args.empty() || (first.starts_with('-') && first != "-h" && first != "--help" && first != "--version")) {
+        args.insert(args.begin(), "chat");
+    }
+    for (std::string& a : args) {
+        if (a == "--") break;  // what follows is not a flag
+        if (const auto it = kMultiLetter.find(a); it != kMultiLetter.end()) {
+            a = it->second;
+        } else if (a.starts_with("--")) {
+            const size_t end = std::min(a.find('='), a.size());
+            for (size_t i = 2; i < end; ++i) {
+                if (a[i] == '_') a[i] = '-';
+            }
+        }
+    }
+    return args;
+}
+
+int threads_to_use(int requested) {
+    const int cores = physical_cores();
+    if (requested <= cores) return requested;
+    std::fprintf(stderr, "natter: -t %d is more than the %d core%s here; using %d\n", requested, cores, cores == 1 ? "" : "s", cores);
+    return cores;
+}
+
+void warn_if_beyond_training(const CommonOptions& o, int n_ctx_train) {
+    if (o.ctx_option == nullptr || o.ctx_option->count() == 0 || n_ctx_train <= 0 || o.n_ctx <= n_ctx_train) return;
+    std::fprintf(stderr, "natter: -c %d is more than the %d tokens the model was trained on; text beyond that may be poor\n",
+                 o.n_ctx, n_ctx_train);
+}
+
+}  // namespace natter::cli

@@ -1,0 +1,49 @@
+#pragma once
+// The flags `natter chat` and `natter run` share, in llama.cpp's spellings, so that its
+// tutorials' command lines run as they are: the model, context, batch, threads, reply length
+// and sampling, plus llama.cpp's flags that mean nothing here (-ngl, --mlock, -fa, ...), which
+// are accepted with one line on stderr saying so.
+#include <string>
+#include <vector>
+
+#include "inference/sampler.h"
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
+namespace natter::cli {
+
+struct CommonOptions {
+    std::string model;    // -m; empty: the default model
+    int n_ctx = 2048;     // -c; 0: the model's training context
+    int n_batch = 512;    // -b
+    int n_threads = 0;    // -t; 0: one per physical core
+    int n_predict = -1;   // -n; -1: no limit
+    SamplingParams sampling;
+    const CLI::Option* ctx_option = nullptr;  // set by add_common_options: was -c given?
+};
+
+// -m, -c, -n, -b, -t, the sampling flags and the flags without effect, into `o` (whose values
+// are the defaults shown in --help). `n_predict_help` says what -n means for this command.
+void add_common_options(CLI::App& cmd, CommonOptions& o, const char* n_predict_help);
+
+// --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
+// --presence-penalty and -s/--seed.
+void add_sampling_options(CLI::App& cmd, SamplingParams& params);
+
+// natter's argument list as CLI11 should see it (argv without the program name): `natter`
+// alone or with only options means `natter chat`; llama.cpp's multi-letter short flags
+// (-ngl, -ins, -cnv, -fa, -sys, ...) become their long names; and a long flag's name may be
+// written with underscores (--ctx_size, --n_predict: llama.cpp accepts both), which become dashes.
+std::vector<std::string> llama_args(std::vector<std::string> args);
+
+// The threads to run: -t above the number of physical cores warns on stderr and is clamped
+// (more threads than cores only wait for each other). 0 stays 0 (the default).
+int threads_to_use(int requested);
+
+// Warns on stderr when -c was given above the context the model was trained with.
+void warn_if_beyond_training(const CommonOptions& o, int n_ctx_train);
+
+}  // namespace natter::cli
