@@ -22,6 +22,7 @@ import unittest
 NATTER = None
 STORIES = None
 DEFAULT_MODEL = None
+SOURCE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 TIMEOUT = float(os.environ.get("NATTER_E2E_TIMEOUT", "300"))  # seconds for one wait
 # The status line always shows the sampling settings, long ("temp 0.80") or short ("t0.80 p0.95").
 STATUS_ROW = re.compile(r"temp \d\.\d\d|\bt\d\.\d\d p\d\.\d\d")
@@ -54,8 +55,9 @@ def alnum(text):
 class Terminal:
     """One natter in one tmux server of its own."""
 
-    def __init__(self, args, width=100, height=40, env=None):
+    def __init__(self, args, width=100, height=40, env=None, cwd=None):
         self.dir = tempfile.mkdtemp(prefix="natter-e2e-")
+        self.cwd = cwd  # where natter starts (default: tmux's)
         self.socket = os.path.join(self.dir, "tmux.sock")
         self.env = {
             "LANG": "C.UTF-8",
@@ -85,7 +87,8 @@ class Terminal:
                f"echo NATTER-EXIT=$?; sleep 3600"
 
     def start(self, args, width, height):
-        self.tmux("new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), self.command(args))
+        where = ["-c", self.cwd] if self.cwd else []
+        self.tmux("new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), *where, self.command(args))
 
     def restart(self, args):
         """A new natter in the same pane (same data directory), the old one ended."""
@@ -161,6 +164,21 @@ class Chat(unittest.TestCase):
         self.addCleanup(term.close)
         term.wait_ready()
         return term
+
+    def open_tutorial_line(self, line):
+        """A llama.cpp tutorial's command line, verbatim but for the model file, started in the
+        source tree (its prompt files are named relative to it)."""
+        args = shlex.split(line)
+        self.assertEqual(args[0], "natter")
+        args = [STORIES if a == "model.gguf" else a for a in args[1:]]
+        term = Terminal(args, cwd=SOURCE)
+        self.addCleanup(term.close)
+        term.wait_ready()
+        return term
+
+    def assert_sampling_shown(self, status, temp, repeat):
+        self.assertTrue(re.search(rf"\bt{temp} p|temp {temp} ", status), status)
+        self.assertTrue(re.search(rf"\br{repeat}\b|rep {repeat}\b", status), status)
 
     def need_default_model(self):
         if not os.path.exists(DEFAULT_MODEL):
@@ -422,6 +440,46 @@ class Chat(unittest.TestCase):
         self.assertIn("and-a-chat-file-that-is-not-there.json", joined)
         t.keys("q")
         t.wait_for(lambda s: "Messages of this chat" not in s, "the messages view to close")
+
+    def test_llama_cpp_alpaca_instruct_line_runs_verbatim(self):
+        t = self.open_tutorial_line("natter chat -m model.gguf --color -f prompts/alpaca.txt -ins -c 2048 "
+                                    "--temp 0.2 -n 256 --repeat_penalty 1.3")
+        status = t.status()
+        self.assertIn("alpaca", status)  # -ins: the alpaca template
+        self.assert_sampling_shown(status, "0.20", "1.30")
+        self.assertIn("/2048", status)
+        t.send("Tell me about a cat.")
+        t.wait_idle(1)
+        chat = t.save("alpaca.json")
+        self.assertEqual(chat["template"], "alpaca")
+        with open(os.path.join(SOURCE, "prompts", "alpaca.txt")) as f:
+            self.assertEqual(chat["system_prompt"], f.read())
+        self.assertEqual(chat["settings"]["max_tokens"], 256)
+        self.assertAlmostEqual(chat["settings"]["temperature"], 0.2, places=6)
+        self.assertAlmostEqual(chat["settings"]["repeat_penalty"], 1.3, places=6)
+        self.assertEqual([m["role"] for m in chat["messages"]], ["user", "assistant"])
+        self.assertEqual(chat["messages"][0]["text"], "Tell me about a cat.")
+        self.assertTrue(chat["messages"][1]["text"].strip())
+
+    def test_llama_cpp_chat_with_bob_line_runs_verbatim(self):
+        t = self.open_tutorial_line('natter chat -m model.gguf -n 256 --repeat_penalty 1.0 --color -i '
+                                    '-r "User:" -f prompts/chat-with-bob.txt')
+        self.assert_sampling_shown(t.status(), "0.80", "1.00")
+        t.send("Hi Bob, what is the tallest mountain?")
+        t.wait_idle(1)
+        chat = t.save("bob.json")
+        with open(os.path.join(SOURCE, "prompts", "chat-with-bob.txt")) as f:
+            self.assertEqual(chat["system_prompt"], f.read())
+        self.assertEqual(chat["settings"]["reverse_prompts"], ["User:"])
+        self.assertEqual(chat["settings"]["max_tokens"], 256)
+        self.assertAlmostEqual(chat["settings"]["repeat_penalty"], 1.0, places=6)
+        reply = chat["messages"][1]
+        if "User:" in reply["text"]:  # -r hands the turn back right after it
+            self.assertEqual(reply["stop_reason"], "reverse-prompt")
+            self.assertTrue(reply["text"].endswith("User:"), reply["text"])
+        # The turn is ours again: a second message gets its reply.
+        t.send("Thank you, Bob.")
+        t.wait_idle(2)
 
     def test_history_persists_and_ctrl_d_quits_after_autosave(self):
         t = self.open(STORIES, "-n", "4")
