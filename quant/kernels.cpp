@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "core/error.h"
 #include "quant/quant.h"
@@ -109,10 +112,19 @@ constexpr Kernels kReference = {
     dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref, softmax_exp_ref, swiglu_ref,
 };
 
+// AVX2, FMA and F16C from cpuid itself (clang 14's __builtin_cpu_supports knows no "f16c"),
+// and the YMM state enabled by the OS (OSXSAVE, then XCR0 bits 1 and 2 through XGETBV).
 bool cpu_has_avx2() {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned leaf1 = bit_FMA | bit_OSXSAVE | bit_AVX | bit_F16C;
+    if ((c & leaf1) != leaf1) return false;
+    unsigned xcr0_lo = 0, xcr0_hi = 0;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0x6) != 0x6) return false;  // XMM and YMM state saved on context switches
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & bit_AVX2) != 0;
 #else
     return false;
 #endif

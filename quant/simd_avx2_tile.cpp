@@ -18,11 +18,6 @@ namespace {
 // Blocks ahead that each weight row is prefetched: several rows far apart are more streams
 // than the hardware prefetcher follows well (128 blocks: best of 24..256 on Zen2 at tg128).
 constexpr int kPrefetchBlocks = 128;
-// The same for the 8-row Q4_0 kernel.
-#ifndef NATTER_R8PF
-#define NATTER_R8PF 1536
-#endif
-constexpr int kRows8PrefetchBlocks = NATTER_R8PF;
 
 template <typename Block>
 const Block& block_at(const void* rows, size_t stride, int r, int64_t b) {

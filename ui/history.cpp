@@ -20,7 +20,11 @@ void load_history(const std::filesystem::path& file) {
 
 void add_to_history(const std::string& entry) {
     add_history(entry.c_str());
-    add_history_time(("#" + std::to_string(static_cast<long long>(std::time(nullptr)))).c_str());
+    // Appended, not "#" + std::to_string(...): GCC 12 inlines that operator+ into a false
+    // -Wrestrict (GCC bug 105329).
+    std::string stamp(1, '#');
+    stamp += std::to_string(static_cast<long long>(std::time(nullptr)));
+    add_history_time(stamp.c_str());
     using_history();
 }
 
