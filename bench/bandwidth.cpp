@@ -6,11 +6,12 @@
 // The read kernel is STREAM-like: each thread sums its own slice of a buffer much larger
 // than the caches (first touched by that same thread), with several independent
 // accumulators so that loads, not additions, are the limit. The best of the repetitions is
-// reported, as STREAM does: it is the rate the memory system can sustain.
+// reported, as STREAM does: it is the rate the memory system can sustain. The threads are
+// natter's own pool (inference/thread_pool.h), so thread t is the same thread every pass.
 #include <CLI/CLI.hpp>
 #include <immintrin.h>
 #include <nlohmann/json.hpp>
-#include <omp.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,10 +20,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "inference/gguf.h"
+#include "inference/thread_pool.h"
 
 namespace {
 
@@ -60,8 +63,16 @@ struct Bandwidth {
     double best = 0, median = 0;  // bytes per second
 };
 
+// Every CPU this process may run on (SMT siblings too), as OpenMP's omp_get_num_procs.
+int available_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 Bandwidth measure(const Options& o) {
-    const int threads = o.threads > 0 ? o.threads : omp_get_num_procs();
+    const int threads = o.threads > 0 ? o.threads : available_cpus();
     // Whole 64-byte lines per thread, so every slice is aligned and of equal size.
     const size_t words_per_thread = (static_cast<size_t>(o.size_mib) << 20) / sizeof(uint64_t) / threads / 16 * 16;
     const size_t words = words_per_thread * threads;
@@ -70,20 +81,17 @@ Bandwidth measure(const Options& o) {
     std::unique_ptr<uint64_t, decltype(&std::free)> buffer(raw, &std::free);
     const bool avx2 = __builtin_cpu_supports("avx2");
     std::vector<uint64_t> sums(static_cast<size_t>(threads));
-#pragma omp parallel num_threads(threads)
-    {  // first touch by the thread that will read the slice
-        const int t = omp_get_thread_num();
+    natter::ThreadPool pool(threads);
+    pool.run([&](int t) {  // first touch by the thread that will read the slice
         for (size_t i = 0; i < words_per_thread; ++i) raw[t * words_per_thread + i] = i ^ static_cast<uint64_t>(t);
-    }
+    });
     std::vector<double> rates;
     for (int r = 0; r < o.reps + 1; ++r) {  // the first run is a warm-up
         const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads)
-        {
-            const int t = omp_get_thread_num();
+        pool.run([&](int t) {
             const uint64_t* slice = raw + t * words_per_thread;
             sums[t] += avx2 ? sum_avx2(slice, words_per_thread) : sum_portable(slice, words_per_thread);
-        }
+        });
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (r > 0) rates.push_back(static_cast<double>(words * sizeof(uint64_t)) / s);
     }
