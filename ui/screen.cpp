@@ -96,13 +96,19 @@ int Screen::attr(Style style) const {
 
 std::vector<KeyEvent> Screen::read_keys() {
     std::vector<KeyEvent> keys;
-    wint_t ch = 0;
-    int r = 0;
-    while ((r = wget_wch(stdscr, &ch)) != ERR) {
-        const int code = static_cast<int>(ch);
-        if (r != KEY_CODE_YES) {
-            keys.push_back({KeyEvent::Type::Char, code});
-        } else if (code == KEY_RESIZE) {
+    const auto characters = [&keys](const std::vector<char32_t>& cps) {
+        for (const char32_t cp : cps) keys.push_back({KeyEvent::Type::Char, static_cast<int>(cp)});
+    };
+    // Bytes, not wget_wch: it drops a byte that is not valid UTF-8 without a word, and a
+    // paste must arrive whole (the assembler turns such bytes into U+FFFD).
+    int code = 0;
+    while ((code = wgetch(stdscr)) != ERR) {
+        if (code >= 0 && code < 0x100) {
+            characters(utf8_.push(static_cast<unsigned char>(code)));
+            continue;
+        }
+        characters(utf8_.flush());
+        if (code == KEY_RESIZE) {
             keys.push_back({KeyEvent::Type::Resize, 0});
         } else if (code == kPasteBegin || code == kPasteEnd) {
             keys.push_back({code == kPasteBegin ? KeyEvent::Type::PasteBegin : KeyEvent::Type::PasteEnd, 0});

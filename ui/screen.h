@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ui/styled.h"
+#include "ui/text.h"
 
 namespace natter::ui {
 
@@ -53,6 +54,7 @@ private:
     int attr(Style style) const;
     void terminal_modes(bool on);
     bool colors_ = false;
+    Utf8Assembler utf8_;  // keyboard bytes into characters
 };
 
 }  // namespace natter::ui

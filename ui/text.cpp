@@ -32,6 +32,30 @@ bool use_utf8_ctype() {
     return false;
 }
 
+std::vector<char32_t> Utf8Assembler::push(unsigned char byte) {
+    std::vector<char32_t> out;
+    if (!pending_.empty() && (byte & 0xC0) != 0x80) out = flush();  // the sequence was cut short
+    if (pending_.empty() && byte < 0x80) {
+        out.push_back(byte);
+        return out;
+    }
+    pending_ += static_cast<char>(byte);
+    const auto lead = static_cast<unsigned char>(pending_[0]);
+    const std::size_t length = (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 0;
+    if (length == 0 || pending_.size() == length) {  // a stray byte, or a whole sequence
+        std::size_t pos = 0;
+        out.push_back(length == 0 ? kReplacement : decode_utf8(pending_, pos));
+        pending_.clear();
+    }
+    return out;
+}
+
+std::vector<char32_t> Utf8Assembler::flush() {
+    if (pending_.empty()) return {};
+    pending_.clear();
+    return {kReplacement};
+}
+
 char32_t decode_utf8(std::string_view s, std::size_t& pos) {
     const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
     const unsigned char b0 = byte(pos);

@@ -19,6 +19,20 @@ bool use_utf8_ctype();
 char32_t decode_utf8(std::string_view text, std::size_t& pos);
 void append_utf8(std::string& out, char32_t cp);
 
+// Characters from terminal input that arrives one byte at a time: complete UTF-8 sequences
+// come out as their code points, and whatever is not valid UTF-8 as U+FFFD, one for each
+// bad byte or cut sequence, so that nothing typed or pasted silently vanishes.
+class Utf8Assembler {
+public:
+    // The characters this byte completes (none while a sequence is unfinished).
+    std::vector<char32_t> push(unsigned char byte);
+    // An unfinished sequence left at the end of the input: U+FFFD, or nothing.
+    std::vector<char32_t> flush();
+
+private:
+    std::string pending_;
+};
+
 // Cells one code point takes: 0 for combining marks and other zero-width characters,
 // 2 for wide ones, 1 otherwise. Control characters count 1: sanitize() turns them into
 // visible replacements before anything is drawn.

@@ -439,10 +439,11 @@ void Chat::draw() {
         draw_scrollback(view_height_);
     }
     if (message_rows > 0) {
-        // A message wider than the window ends in a pointer to where it can be read whole.
+        // A message wider than the window ends in a pointer to where it can be read whole
+        // (not in a window so narrow that the pointer would hide the message).
         const std::string shown = sanitize(message_);
         const std::string more = " (F12: all)";
-        const std::string row = display_width(shown) <= cols || cols <= 2 * display_width(more)
+        const std::string row = display_width(shown) <= cols || cols < 3 * display_width(more)
                                     ? truncate_to_width(shown, cols)
                                     : truncate_to_width(shown, cols - display_width(more)) + more;
         screen_.draw(status_row - 1, row, message_error_ ? Style::Error : Style::Dim);

@@ -229,6 +229,19 @@ class Chat(unittest.TestCase):
         self.assertEqual([m["role"] for m in chat["messages"]], ["user", "assistant"])
         self.assertEqual(chat["messages"][0]["text"], "pasted one\npasted two\n    pasted three")
 
+    def test_pasted_bytes_that_are_not_utf8_arrive_as_replacements(self):
+        t = self.open(STORIES, "-n", "4")
+        raw = os.path.join(t.dir, "raw.txt")
+        with open(raw, "wb") as f:
+            f.write(b"caf\xc3\xa9 \xff bad \x1b[31m red")
+        t.tmux("load-buffer", "-b", "paste", raw)
+        t.tmux("paste-buffer", "-p", "-d", "-b", "paste", "-t", "e2e")
+        t.wait_for(lambda s: "red" in s, "the pasted text in the input area")
+        t.keys("Enter")
+        t.wait_idle(1)
+        chat = t.save("paste.json")
+        self.assertEqual(chat["messages"][0]["text"], "caf\u00e9 \ufffd bad \ufffd[31m red")
+
     def long_reply(self, t):
         """Starts a reply and returns once some of its text is on the screen."""
         t.send("Write a long story about a dragon who learns to bake bread.")

@@ -80,6 +80,30 @@ TEST(Truncate, CutsAtWholeGlyphsAndMarksTheCut) {
     EXPECT_EQ(truncate_to_width("abc", 0), "");
 }
 
+namespace {
+std::u32string assemble(std::string_view bytes, bool flush = true) {
+    Utf8Assembler a;
+    std::u32string out;
+    for (const char b : bytes) {
+        for (const char32_t cp : a.push(static_cast<unsigned char>(b))) out += cp;
+    }
+    if (flush) {
+        for (const char32_t cp : a.flush()) out += cp;
+    }
+    return out;
+}
+}  // namespace
+
+TEST(Utf8Assembler, EveryByteBecomesACharacterOrAReplacement) {
+    EXPECT_EQ(assemble("a\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80z"), U"a\u00E9\u4E2D\U0001F600z");
+    EXPECT_EQ(assemble("ab\xFF" "cd"), U"ab\uFFFDcd");               // a byte that starts nothing
+    EXPECT_EQ(assemble("x\x80y"), U"x\uFFFDy");                      // a lone continuation byte
+    EXPECT_EQ(assemble("\xE4\xB8z"), U"\uFFFDz");                    // a sequence cut short
+    EXPECT_EQ(assemble("\xE4\xB8", false), U"");                     // ...or still arriving
+    EXPECT_EQ(assemble("\xE4\xB8"), U"\uFFFD");                      // ...and never finished
+    EXPECT_EQ(assemble("\xC0\xAF"), U"\uFFFD");                      // an overlong "/"
+}
+
 TEST(SplitLines, KeepsEmptyLines) {
     EXPECT_EQ(split_lines(""), (std::vector<std::string>{""}));
     EXPECT_EQ(split_lines("a\n\nb\n"), (std::vector<std::string>{"a", "", "b", ""}));
