@@ -50,14 +50,7 @@ std::string read_whole_file(const std::filesystem::path& path) {
 }
 
 // "2024-05-01_12-30-05" in local time, for autosave file names.
-std::string file_stamp(WallClock::time_point t) {
-    const std::time_t secs = WallClock::to_time_t(t);
-    std::tm tm{};
-    localtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M-%S", &tm);
-    return buf;
-}
+std::string file_stamp(WallClock::time_point t) { return format_local_time(t, "%Y-%m-%d_%H-%M-%S"); }
 
 Transcript snapshot(const Session::Impl& s, uint64_t* revision = nullptr) {
     std::lock_guard lock(s.mutex);
@@ -101,6 +94,18 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view d
     fsync_directory(path.parent_path());
 }
 
+std::string format_local_time(WallClock::time_point t, const char* format) {
+    const std::time_t secs = WallClock::to_time_t(t);
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    char buf[64];
+    return std::strftime(buf, sizeof buf, format, &tm) ? buf : "";
+}
+
+Transcript read_transcript(const std::filesystem::path& path) {
+    return transcript_from_json(read_whole_file(path), path.string());
+}
+
 void Session::save(const std::filesystem::path& path) const {
     uint64_t revision = 0;
     write_file_atomically(path, transcript_to_json(snapshot(*impl_, &revision)));
@@ -123,7 +128,7 @@ void Session::save_as(const std::filesystem::path& path) const {
 
 void Session::load(const std::filesystem::path& path) {
     // Parse completely before touching anything, so a bad file changes nothing.
-    Transcript t = transcript_from_json(read_whole_file(path), path.string());
+    Transcript t = read_transcript(path);
     const ChatTemplate* tmpl = t.template_name.empty() ? nullptr : impl_->templates.find(t.template_name);
     std::string notice;
     {

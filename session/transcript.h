@@ -49,9 +49,15 @@ std::string transcript_to_json(const Transcript& t);
 // Throws natter::Error "<source_name>: <problem>" for malformed JSON or a schema violation.
 Transcript transcript_from_json(std::string_view json_text, std::string_view source_name);
 std::string transcript_to_markdown(const Transcript& t);
+// Reads and parses a transcript file: the one way a saved chat is read (Session::load and the
+// session store use it). Throws natter::Error naming the file and the problem (missing, a
+// directory, unreadable, malformed).
+Transcript read_transcript(const std::filesystem::path& path);
 
 // "2024-05-01T12:30:05.123Z"; parse_timestamp returns nullopt for anything else.
 std::string format_timestamp(WallClock::time_point t);
 std::optional<WallClock::time_point> parse_timestamp(std::string_view text);
+// `t` in local time by strftime's `format` ("%Y-%m-%d %H:%M"), for file names and listings.
+std::string format_local_time(WallClock::time_point t, const char* format);
 
 }  // namespace natter

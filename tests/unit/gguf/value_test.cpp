@@ -2,20 +2,12 @@
 #include <limits>
 
 #include "gguf_test_util.h"
+#include "unit/error_text.h"
 
 namespace natter::test {
 namespace {
 
 using V = GgufValue;
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 TEST(GgufValue, TypeFollowsTheAlternative) {
     EXPECT_EQ(V{uint8_t{1}}.type(), GgufType::UINT8);
