@@ -158,7 +158,8 @@ int run_line_chat(Session& session, std::istream& in, std::ostream& out, std::os
     }
     int code = 0;
     try {
-        if (const auto path = session.autosave(); !path.empty()) err << "natter: chat saved to " << path.string() << "\n";
+        const auto path = options.autosave ? session.autosave() : std::filesystem::path{};
+        if (!path.empty()) err << "natter: chat saved to " << path.string() << "\n";
     } catch (const Error& e) {
         err << "natter: error: " << e.what() << "\n";
         code = 1;

@@ -12,9 +12,12 @@ struct LineChatOptions {
     bool show_prompt_marker = false;  // write "> " to err before reading (interactive use)
     bool verbose = false;             // per-reply token counts and speed on err
     bool handle_sigint = false;       // Ctrl-C stops a reply; at the prompt it ends the chat
+    // At the end, autosave the chat (and say where on err). `natter chat` turns it off for
+    // piped input without --save, so that one-shot scripts leave no files; /save still works.
+    bool autosave = true;
 };
 
-// Runs until end of input or /quit, then autosaves. Returns the exit code.
+// Runs until end of input or /quit, then autosaves (if options.autosave). Returns the exit code.
 int run_line_chat(Session& session, std::istream& in, std::ostream& out, std::ostream& err,
                   const LineChatOptions& options);
 

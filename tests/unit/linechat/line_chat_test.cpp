@@ -24,10 +24,11 @@ protected:
         o.autosave_dir = dir_.path / "sessions";
         session_ = std::make_unique<Session>(model_, o);
     }
-    int run(const std::string& input, bool verbose = false) {
+    int run(const std::string& input, bool verbose = false, bool autosave = true) {
         std::istringstream in(input);
         LineChatOptions options;
         options.verbose = verbose;
+        options.autosave = autosave;
         return run_line_chat(*session_, in, out_, err_, options);
     }
     TempDir dir_;
@@ -45,6 +46,16 @@ TEST_F(LineChat, EachLineIsAMessageAndRepliesGoToStdout) {
     EXPECT_EQ(out_.str(), msgs[1].text + "\n" + msgs[3].text + "\n");
     // End of input autosaves.
     EXPECT_NE(err_.str().find("chat saved to " + (dir_.path / "sessions").string()), std::string::npos) << err_.str();
+}
+
+TEST_F(LineChat, WithoutAutosaveTheEndOfInputLeavesNoFileButSaveStillWorks) {
+    const std::string save = (dir_.path / "kept.json").string();
+    EXPECT_EQ(run("Hello\n/save " + save + "\nOnce more\n", false, false), 0);
+    EXPECT_EQ(session_->messages().size(), 4u);
+    EXPECT_EQ(err_.str().find("chat saved to"), std::string::npos) << err_.str();
+    EXPECT_FALSE(std::filesystem::exists(dir_.path / "sessions"));
+    EXPECT_TRUE(std::filesystem::exists(save));  // asked for, so written
+    EXPECT_TRUE(session_->has_unsaved_changes());
 }
 
 TEST_F(LineChat, SlashCommandsActOnTheSession) {
