@@ -14,6 +14,7 @@
 #include "inference/model.h"
 #include "linechat/line_chat.h"
 #include "session/session.h"
+#include "session/session_store.h"
 #include "ui/tui.h"
 
 namespace natter::cli {
@@ -34,17 +35,35 @@ ui::ColorMode color_mode(const std::string& name) {
     return ui::ColorMode::Auto;
 }
 
+// The transcript --load, --continue or --resume names ("" for a new chat), found before the
+// model loads so that a wrong name fails at once.
+std::filesystem::path chat_to_load(const ChatOptions& o) {
+    if (!o.load.empty()) return o.load;
+    const SessionStore store(o.session.autosave_dir);
+    if (!o.resume.empty()) return store.find(o.resume);
+    if (!o.continue_last) return {};
+    const std::filesystem::path latest = store.latest();
+    if (latest.empty()) throw Error("There is no saved chat in " + store.dir().string() + " to continue.");
+    return latest;
+}
+
 int run_chat(const ChatOptions& o) {
+    const std::filesystem::path saved = chat_to_load(o);
     SessionOptions options = session_options(o);
     options.n_threads = threads_to_use(options.n_threads);
     std::shared_ptr<const Model> model = Model::load(paths::resolve_model_path(options.model_path));
     warn_if_beyond_training(o.common, model->hparams().n_ctx_train);
     Session session(model, options);
-    if (!o.load.empty()) session.load(o.load);
+    if (!saved.empty()) session.load(saved);
     const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
     if (terminal && !o.line_mode) return ui::run_tui(session, ui::TuiOptions{color_mode(o.color)});
     LineChatOptions line;
     line.show_prompt_marker = ::isatty(STDIN_FILENO) != 0;
+    // Piped input is a script's one-shot chat: it leaves no file unless --save asks for one.
+    line.autosave = o.save || ::isatty(STDIN_FILENO);
+    if (!saved.empty()) {
+        std::cerr << "natter: continuing " << saved.string() << " (" << session.messages().size() << " messages)\n";
+    }
     line.verbose = o.verbose;
     line.handle_sigint = true;
     return run_line_chat(session, std::cin, std::cout, std::cerr, line);
@@ -79,7 +98,13 @@ CLI::App* add_chat_options(CLI::App& app, ChatOptions& o) {
     cmd->add_option("--in-prefix", s.in_prefix, "Text put before each of your messages in the prompt");
     cmd->add_option("--in-suffix", s.in_suffix, "Text put after each of your messages in the prompt");
     cmd->add_option("--keep", s.keep, "Tokens at the start never dropped when the context fills (-1: the first exchange)")->capture_default_str()->check(CLI::Range(-1, 1 << 24));
-    cmd->add_option("--load", o.load, "Continue a saved chat (JSON transcript)")->check(CLI::ExistingFile);
+    auto* load = cmd->add_option("--load", o.load, "Continue a saved chat (JSON transcript)")->check(CLI::ExistingFile);
+    auto* cont = cmd->add_flag("--continue", o.continue_last, "Continue the most recent chat in the sessions folder");
+    auto* resume = cmd->add_option("--resume", o.resume,
+                                   "Continue a saved chat: NAME (or a unique prefix) in the sessions folder, or a PATH");
+    load->excludes(cont)->excludes(resume);
+    cont->excludes(resume);
+    cmd->add_flag("--save", o.save, "Line mode: autosave the chat even when stdin is not a terminal");
     cmd->add_flag("--line", o.line_mode, "Use the line-mode chat even on a terminal");
     cmd->add_flag("-v,--verbose", o.verbose, "Line mode: token counts and speed of each reply on stderr");
     cmd->add_flag("--color{always},--colour{always}", o.color,

@@ -18,6 +18,7 @@ void add_quantize_command(CLI::App& app);  // GGUF -> quantized GGUF
 void add_bench_command(CLI::App& app);  // pp/tg speed, like llama-bench
 void add_perplexity_command(CLI::App& app);  // perplexity of a model on a text
 CLI::App* add_chat_command(CLI::App& app);  // conversation: full screen or line mode
+void add_sessions_command(CLI::App& app);  // the saved chats: list, search, show, export, delete
 
 // The flags of `natter chat`, as parsed (add_chat_options registers them without running
 // anything, for tests; add_chat_command adds the chat itself).
@@ -26,7 +27,10 @@ struct ChatOptions {
     SessionOptions session;  // what the chat's own flags set; session_options() adds the rest
     std::string system;       // --system / -sys / --system-prompt
     std::string system_file;  // -f
-    std::string load;
+    std::string load;         // --load FILE
+    bool continue_last = false;  // --continue: the most recently active saved chat
+    std::string resume;       // --resume NAME|PATH
+    bool save = false;        // --save: autosave in line mode even when stdin is not a terminal
     bool instruct = false;    // -ins: the alpaca template
     bool line_mode = false;
     bool verbose = false;

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     natter::cli::add_quantize_command(app);
     natter::cli::add_bench_command(app);
     natter::cli::add_perplexity_command(app);
+    natter::cli::add_sessions_command(app);
     CLI::App* chat = natter::cli::add_chat_command(app);
     // chat is the default command, so its options are natter's too.
     app.footer([chat]() {

@@ -253,7 +253,7 @@ TEST_F(Binary, RuntimeErrorsExit1) {
 }
 
 TEST_F(Binary, AlpacaLineRunsInLineModeThroughAPipe) {
-    const Result r = run("printf 'Tell me a story.\\n' | " + join(kAlpacaLine));
+    const Result r = run("printf 'Tell me a story.\\n' | " + join(kAlpacaLine) + " --save");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_FALSE(r.out.empty());
     const nlohmann::json chat = saved_chat();
@@ -268,7 +268,7 @@ TEST_F(Binary, AlpacaLineRunsInLineModeThroughAPipe) {
 }
 
 TEST_F(Binary, ChatWithBobLineRunsInLineModeThroughAPipe) {
-    const Result r = run("printf 'Hi Bob.\\n' | " + join(kBobLine));
+    const Result r = run("printf 'Hi Bob.\\n' | " + join(kBobLine) + " --save");
     ASSERT_EQ(r.status, 0) << r.err;
     const nlohmann::json chat = saved_chat();
     EXPECT_EQ(chat["system_prompt"], read_file(kSource + "/prompts/chat-with-bob.txt"));
@@ -285,7 +285,7 @@ TEST_F(Binary, ChatWithBobLineRunsInLineModeThroughAPipe) {
 }
 
 TEST_F(Binary, ReversePromptHandsTheTurnBack) {
-    const Result r = run("echo hi | '" + kNatter + "' chat -m '" + kStories + "' --temp 0 -n 200 -r '.'");
+    const Result r = run("echo hi | '" + kNatter + "' chat -m '" + kStories + "' --temp 0 -n 200 -r '.' --save");
     ASSERT_EQ(r.status, 0) << r.err;
     const nlohmann::json reply = saved_chat()["messages"][1];
     EXPECT_EQ(reply["stop_reason"], "reverse-prompt");
@@ -294,7 +294,7 @@ TEST_F(Binary, ReversePromptHandsTheTurnBack) {
 
 TEST_F(Binary, InPrefixAndSuffixWrapTheUserTextInThePrompt) {
     const Result r = run("printf 'Hi\\n/prompt\\n' | '" + kNatter + "' -m '" + kStories +
-                         "' --template raw -n 4 --temp 0 --in-prefix '[[' --in-suffix ']]'");
+                         "' --template raw -n 4 --temp 0 --in-prefix '[[' --in-suffix ']]' --save");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.err.find("\n[[Hi]]"), std::string::npos) << r.err;  // /prompt shows it
     EXPECT_EQ(saved_chat()["messages"][0]["text"], "Hi");  // the message itself stays as typed
@@ -326,6 +326,177 @@ TEST_F(Binary, RunShowsPromptProgressOnATerminal) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("\rnatter: prompt 0/"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\rnatter: prompt 12/"), std::string::npos) << r.out;
+}
+
+// --- saved chats: --continue, --resume, natter sessions ----------------------------------
+
+// A fixture whose sessions folder holds named chats made by the binary itself.
+class SavedChats : public Binary {
+protected:
+    fs::path sessions() { return dir_ / "natter" / "sessions"; }
+    // A piped chat saved with --save, renamed to <name>.json; returns its path.
+    fs::path make_chat(const std::string& name, const std::string& input) {
+        const Result r = run("printf '" + input + "' | " + chat_line() + " --save");
+        EXPECT_EQ(r.status, 0) << r.err;
+        fs::path made;
+        for (const auto& e : fs::directory_iterator(sessions())) {
+            if (e.path().stem().string().starts_with("20")) made = e.path();  // the autosave's time stamp
+        }
+        EXPECT_FALSE(made.empty()) << r.err;
+        const fs::path named = sessions() / (name + ".json");
+        fs::rename(made, named);
+        return named;
+    }
+    std::string chat_line() { return "'" + kNatter + "' chat -m '" + kStories + "' -n 3 --temp 0 -t 1"; }
+    std::string natter(const std::string& args) { return "'" + kNatter + "' " + args; }
+    std::vector<std::string> lines(const std::string& text) {
+        std::vector<std::string> out;
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);) out.push_back(line);
+        return out;
+    }
+};
+
+TEST_F(Binary, PipedChatsLeaveNoFileUnlessSaveIsGiven) {
+    const Result r = run("echo hi | '" + kNatter + "' chat -m '" + kStories + "' -n 2");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(r.out.empty());
+    EXPECT_FALSE(fs::exists(dir_ / "natter" / "sessions"));
+    EXPECT_EQ(r.err.find("saved to"), std::string::npos) << r.err;
+    const Result saved = run("echo hi | '" + kNatter + "' chat -m '" + kStories + "' -n 2 --save");
+    ASSERT_EQ(saved.status, 0) << saved.err;
+    EXPECT_NE(saved.err.find("natter: chat saved to " + (dir_ / "natter" / "sessions").string()), std::string::npos);
+    EXPECT_EQ(saved_chat()["messages"][0]["text"], "hi");
+}
+
+TEST_F(SavedChats, ContinueResumesTheMostRecentChatInANewFile) {
+    const fs::path older = make_chat("older", "An old chat\\n");
+    const fs::path newer = make_chat("newer", "Tell me about cats\\n");
+    // Touching the older file does not make it the most recent: the last message's time counts.
+    fs::last_write_time(older, fs::file_time_type::clock::now() + std::chrono::hours(1));
+    const Result r = run("printf 'And dogs\\n' | " + chat_line() + " --continue --save");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("natter: continuing " + newer.string() + " (2 messages)"), std::string::npos) << r.err;
+    std::vector<fs::path> made;
+    for (const auto& e : fs::directory_iterator(sessions())) {
+        if (e.path() != older && e.path() != newer) made.push_back(e.path());
+    }
+    ASSERT_EQ(made.size(), 1u);  // a file of its own
+    const nlohmann::json chat = nlohmann::json::parse(read_file(made[0].string()));
+    ASSERT_EQ(chat["messages"].size(), 4u);
+    EXPECT_EQ(chat["messages"][0]["text"], "Tell me about cats");
+    EXPECT_EQ(chat["messages"][2]["text"], "And dogs");
+    EXPECT_EQ(nlohmann::json::parse(read_file(newer.string()))["messages"].size(), 2u);  // untouched
+}
+
+TEST_F(SavedChats, ContinueWithNoSavedChatIsAnError) {
+    const Result r = run("echo hi | " + chat_line() + " --continue");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "natter: error: There is no saved chat in " + sessions().string() + " to continue.\n");
+}
+
+TEST_F(SavedChats, ResumeTakesAUniquePrefixANameOrAPath) {
+    make_chat("trip-to-paris", "Paris in spring\\n");
+    const fs::path rome = make_chat("trip-to-rome", "Rome in winter\\n");
+    const Result by_prefix = run("printf '/prompt\\n' | " + chat_line() + " --template raw --resume trip-to-p");
+    ASSERT_EQ(by_prefix.status, 0) << by_prefix.err;
+    EXPECT_NE(by_prefix.err.find("Paris in spring"), std::string::npos) << by_prefix.err;  // /prompt shows it
+    EXPECT_EQ(by_prefix.err.find("Rome in winter"), std::string::npos) << by_prefix.err;
+    const Result by_name = run("printf '/prompt\\n' | " + chat_line() + " --template raw --resume trip-to-rome.json");
+    ASSERT_EQ(by_name.status, 0) << by_name.err;
+    EXPECT_NE(by_name.err.find("Rome in winter"), std::string::npos) << by_name.err;
+    const fs::path elsewhere = dir_ / "kept.json";
+    fs::copy_file(rome, elsewhere);
+    const Result by_path = run("printf '/prompt\\n' | " + chat_line() + " --template raw --resume '" + elsewhere.string() + "'");
+    ASSERT_EQ(by_path.status, 0) << by_path.err;
+    EXPECT_NE(by_path.err.find("continuing " + elsewhere.string()), std::string::npos) << by_path.err;
+}
+
+TEST_F(SavedChats, ResumeOfAnAmbiguousOrUnknownNameIsOneSentenceAndExit1) {
+    make_chat("trip-to-paris", "a\\n");
+    make_chat("trip-to-rome", "b\\n");
+    const Result ambiguous = run("echo hi | " + chat_line() + " --resume trip");
+    EXPECT_EQ(ambiguous.status, 1);
+    EXPECT_EQ(ambiguous.err,
+              "natter: error: \"trip\" matches 2 saved chats (trip-to-paris, trip-to-rome); give more of the name.\n");
+    const Result unknown = run("echo hi | " + chat_line() + " --resume zebra");
+    EXPECT_EQ(unknown.status, 1);
+    EXPECT_EQ(unknown.err, "natter: error: There is no saved chat named \"zebra\" in " + sessions().string() + ".\n");
+    EXPECT_EQ(run("echo hi | " + chat_line() + " --continue --resume trip-to-rome").status, 2);  // one or the other
+}
+
+TEST_F(SavedChats, ListShowsOneLineEachMostRecentFirstCutToFit) {
+    make_chat("cats", "Tell me about cats and the long story of their whiskers\\nMore\\n");
+    make_chat("dogs", "A dog story\\n");
+    const Result r = run("COLUMNS=200 " + natter("sessions"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto out = lines(r.out);
+    ASSERT_EQ(out.size(), 2u) << r.out;
+    EXPECT_TRUE(out[0].starts_with("dogs  ")) << out[0];
+    EXPECT_NE(out[0].find("2 messages"), std::string::npos) << out[0];
+    EXPECT_TRUE(out[0].ends_with("A dog story")) << out[0];
+    EXPECT_TRUE(out[1].starts_with("cats  ")) << out[1];
+    EXPECT_NE(out[1].find("4 messages"), std::string::npos) << out[1];
+    EXPECT_TRUE(out[1].ends_with("Tell me about cats and the long story of their whiskers")) << out[1];
+    const Result narrow = run("COLUMNS=50 " + natter("sessions list"));
+    ASSERT_EQ(narrow.status, 0) << narrow.err;
+    const auto cut = lines(narrow.out);
+    ASSERT_EQ(cut.size(), 2u);
+    EXPECT_TRUE(cut[1].ends_with("…")) << cut[1];
+    EXPECT_LE(cut[1].size(), 50u + 2);  // 50 cells: "…" is one cell of three bytes
+}
+
+TEST_F(SavedChats, SearchFindsTextIgnoringCase) {
+    make_chat("cats", "Tell me about cats\\n");
+    make_chat("dogs", "A dog story\\n");
+    const Result r = run(natter("sessions search CATS"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "cats  user: Tell me about cats\n");
+    const Result none = run(natter("sessions search zebra"));
+    EXPECT_EQ(none.status, 1);
+    EXPECT_EQ(none.out, "");
+    EXPECT_EQ(none.err, "natter: no saved chat contains \"zebra\"\n");
+}
+
+TEST_F(SavedChats, ShowAndExportPrintTheChat) {
+    const fs::path cats = make_chat("cats", "Tell me about cats\\n");
+    const nlohmann::json chat = nlohmann::json::parse(read_file(cats.string()));
+    const std::string reply = chat["messages"][1]["text"];
+    const Result show = run(natter("sessions show ca"));
+    ASSERT_EQ(show.status, 0) << show.err;
+    EXPECT_TRUE(show.out.starts_with("cats  (" + cats.string() + ")\n")) << show.out;
+    EXPECT_NE(show.out.find("\n[user]\nTell me about cats\n\n[assistant]\n" + reply + "\n"), std::string::npos) << show.out;
+    const Result md = run(natter("sessions export cats"));
+    ASSERT_EQ(md.status, 0) << md.err;
+    EXPECT_NE(md.out.find("### User\n\nTell me about cats\n\n### Assistant\n\n" + reply), std::string::npos) << md.out;
+    const fs::path file = dir_ / "cats.md";
+    const Result to_file = run(natter("sessions export cats -o '" + file.string() + "'"));
+    ASSERT_EQ(to_file.status, 0) << to_file.err;
+    EXPECT_EQ(read_file(file.string()), md.out);
+    EXPECT_EQ(to_file.out, "");
+}
+
+TEST_F(SavedChats, DeleteRemovesTheChatAndSaysWhich) {
+    const fs::path cats = make_chat("cats", "Tell me about cats\\n");
+    make_chat("dogs", "A dog story\\n");
+    const Result r = run(natter("sessions delete cat"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "deleted " + cats.string() + "\n");
+    EXPECT_FALSE(fs::exists(cats));
+    EXPECT_TRUE(fs::exists(sessions() / "dogs.json"));
+    EXPECT_EQ(lines(run(natter("sessions")).out).size(), 1u);
+}
+
+TEST_F(SavedChats, UnknownNamesAreOneSentenceAndExit1) {
+    make_chat("cats", "Tell me about cats\\n");
+    for (const char* sub : {"show", "export", "delete"}) {
+        const Result r = run(natter(std::string("sessions ") + sub + " zebra"));
+        EXPECT_EQ(r.status, 1) << sub;
+        EXPECT_EQ(r.out, "") << sub;
+        EXPECT_EQ(r.err, "natter: error: There is no saved chat named \"zebra\" in " + sessions().string() + ".\n") << sub;
+    }
+    EXPECT_TRUE(fs::exists(sessions() / "cats.json"));
+    EXPECT_EQ(run(natter("sessions show")).status, 2);  // a name is required
 }
 
 }  // namespace
