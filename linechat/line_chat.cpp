@@ -124,7 +124,7 @@ bool handle(Session& session, const std::string& line, bool& editing_last, std::
             return true;
         }
         if (input.kind == ParsedInput::Kind::Command) {
-            const CommandResult r = run_command(session, input);
+            const CommandResult r = run_command(session, input, options.autosave);
             editing_last = r.editing_last;
             return show(r, session, out, err, options);
         }

@@ -115,9 +115,9 @@ const CommandInfo* find_command(std::string_view name, std::string& problem) {
 }
 
 // Autosaves the conversation that is about to be replaced; the words that say where.
-std::string save_before_replacing(Session& s) {
+std::string save_before_replacing(Session& s, bool autosave) {
     if (s.busy()) throw Error("A reply is still being written: stop it first (Ctrl-C).");
-    const std::filesystem::path path = s.autosave();
+    const std::filesystem::path path = autosave ? s.autosave() : std::filesystem::path{};
     return path.empty() ? "" : " (the previous chat is saved in " + path.string() + ")";
 }
 
@@ -134,9 +134,9 @@ CommandResult save(Session& s, const std::string& arg) {
     return r;
 }
 
-CommandResult load(Session& s, const std::string& arg) {
+CommandResult load(Session& s, const std::string& arg, bool autosave) {
     const std::filesystem::path path = paths::expand_home(arg);
-    const std::string saved = save_before_replacing(s);
+    const std::string saved = save_before_replacing(s, autosave);
     s.load(path);
     CommandResult r;
     r.conversation_replaced = true;
@@ -145,8 +145,8 @@ CommandResult load(Session& s, const std::string& arg) {
     return r;
 }
 
-CommandResult clear(Session& s) {
-    const std::string saved = save_before_replacing(s);
+CommandResult clear(Session& s, bool autosave) {
+    const std::string saved = save_before_replacing(s, autosave);
     s.clear();
     CommandResult r;
     r.conversation_replaced = true;
@@ -266,7 +266,7 @@ ParsedInput parse_input(std::string_view line) {
     return p;
 }
 
-CommandResult run_command(Session& s, const ParsedInput& input) {
+CommandResult run_command(Session& s, const ParsedInput& input, bool autosave) {
     if (input.kind != ParsedInput::Kind::Command) throw Error("internal error: run_command on a message");
     CommandResult r;
     switch (input.command) {
@@ -275,7 +275,7 @@ CommandResult run_command(Session& s, const ParsedInput& input) {
             r.text = command_help();
             return r;
         case CommandKind::Save: return save(s, input.arg);
-        case CommandKind::Load: return load(s, input.arg);
+        case CommandKind::Load: return load(s, input.arg, autosave);
         case CommandKind::Template: return templates(s, input.arg);
         case CommandKind::Set: return set(s, input.words);
         case CommandKind::System: return system(s, input.arg);
@@ -286,7 +286,7 @@ CommandResult run_command(Session& s, const ParsedInput& input) {
             return r;
         case CommandKind::Undo: return undo(s);
         case CommandKind::Edit: return edit(s, input.arg);
-        case CommandKind::Clear: return clear(s);
+        case CommandKind::Clear: return clear(s, autosave);
         case CommandKind::Prompt:
             r.title = "The prompt the model sees, template " + s.template_name();
             r.text = s.prompt_text();

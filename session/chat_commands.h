@@ -5,8 +5,8 @@
 // command returns in its own way (the screen in its pager and message line, the line chat
 // on stderr) and does itself only what needs a screen: the key help of /help and /copy.
 //
-// Whatever replaces the conversation (/clear, /load) autosaves it first and says where; if
-// that save fails, the command fails and nothing changes.
+// Whatever replaces the conversation (/clear, /load) autosaves it first (unless the front end
+// does not autosave) and says where; if that save fails, the command fails and nothing changes.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,8 +71,9 @@ struct CommandResult {
 // Runs a parsed command (kind Command) on the session. Throws natter::Error with a one-line
 // message for a bad argument, an action that is not possible now (e.g. /undo while a reply
 // streams) or a screen-only command; nothing changes then. /help returns the commands'
-// help; a front end with keys to explain adds them.
-CommandResult run_command(Session& session, const ParsedInput& input);
+// help; a front end with keys to explain adds them. `autosave` false (a front end that does
+// not autosave, e.g. a piped line chat): /clear and /load replace the chat without saving it.
+CommandResult run_command(Session& session, const ParsedInput& input, bool autosave = true);
 
 // "/name args" as the help writes it, and its help with the aliases named.
 std::string command_usage(const CommandInfo& command);

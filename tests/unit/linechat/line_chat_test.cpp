@@ -50,8 +50,10 @@ TEST_F(LineChat, EachLineIsAMessageAndRepliesGoToStdout) {
 
 TEST_F(LineChat, WithoutAutosaveTheEndOfInputLeavesNoFileButSaveStillWorks) {
     const std::string save = (dir_.path / "kept.json").string();
-    EXPECT_EQ(run("Hello\n/save " + save + "\nOnce more\n", false, false), 0);
+    // /clear does not autosave the chat it replaces either.
+    EXPECT_EQ(run("Hi\n/clear\nHello\n/save " + save + "\nOnce more\n", false, false), 0);
     EXPECT_EQ(session_->messages().size(), 4u);
+    EXPECT_EQ(session_->messages()[0].text, "Hello");
     EXPECT_EQ(err_.str().find("chat saved to"), std::string::npos) << err_.str();
     EXPECT_FALSE(std::filesystem::exists(dir_.path / "sessions"));
     EXPECT_TRUE(std::filesystem::exists(save));  // asked for, so written
