@@ -515,6 +515,32 @@ class Chat(unittest.TestCase):
         t.wait_for(lambda s: "\u203a Lily saw a bird." in s, "the last message from Up")
 
 
+    def test_continue_resumes_the_last_chat_in_a_new_file(self):
+        t = self.open(STORIES, "-n", "4")
+        sessions = os.path.join(t.dir, "data", "natter", "sessions")
+        t.send("Lily saw a bird.")
+        t.wait_idle(1)
+        t.keys("C-d")
+        t.wait_text("NATTER-EXIT=0")
+        first = os.listdir(sessions)
+        self.assertEqual(len(first), 1)
+        # --continue shows the saved chat and goes on in a file of its own.
+        t.restart(["-m", STORIES, "-n", "4", "--continue"])
+        t.wait_for(lambda s: "NATTER-EXIT" not in s and status_of(s) and "Lily saw a bird." in s,
+                   "the continued chat on screen", exit_ok=True)
+        t.send("Tom saw a cat.")
+        t.wait_idle(2)
+        t.keys("C-d")
+        t.wait_text("NATTER-EXIT=0")
+        second = [name for name in os.listdir(sessions) if name not in first]
+        self.assertEqual(len(second), 1, os.listdir(sessions))
+        with open(os.path.join(sessions, second[0])) as f:
+            texts = [m["text"] for m in json.load(f)["messages"] if m["role"] == "user"]
+        self.assertEqual(texts, ["Lily saw a bird.", "Tom saw a cat."])
+        with open(os.path.join(sessions, first[0])) as f:
+            self.assertEqual(len(json.load(f)["messages"]), 2)  # the first file is untouched
+
+
 def main():
     global NATTER, STORIES, DEFAULT_MODEL
     parser = argparse.ArgumentParser()
