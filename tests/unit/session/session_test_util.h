@@ -35,7 +35,7 @@ inline std::shared_ptr<const Model> load_once(const std::string& path) {
 inline SessionOptions greedy_options(int max_tokens, int n_ctx = 512) {
     SessionOptions o;
     o.n_ctx = n_ctx;
-    o.n_threads = 1;  // the machine is shared: spinning OpenMP threads would only wait for each other
+    o.n_threads = 1;  // the machine is shared: a second thread would only wait for the other tests
     o.settings.sampling.temperature = 0;
     o.settings.sampling.repeat_penalty = 1.0f;
     o.settings.max_tokens = max_tokens;
