@@ -72,13 +72,22 @@ private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), drawn_{};
 };
 
+// "3.2x smaller", "1.9x larger" or "the same size".
+std::string size_change(uint64_t in, uint64_t out) {
+    if (in == out) return "the same size";
+    const double ratio = in > out ? static_cast<double>(in) / static_cast<double>(std::max<uint64_t>(1, out))
+                                  : static_cast<double>(out) / static_cast<double>(std::max<uint64_t>(1, in));
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.1fx %s", ratio, in > out ? "smaller" : "larger");
+    return buf;
+}
+
 void print_summary(const Args& a, const FileType& type, const QuantizeSummary& s) {
     const auto bpw = [&](uint64_t bytes) { return 8.0 * static_cast<double>(bytes) / static_cast<double>(std::max<int64_t>(1, s.n_weights)); };
     std::printf("%s: %s (general.file_type %d)\n", a.output.c_str(), std::string(type.name).c_str(), type.ftype);
-    std::printf("  size     %.2f MiB -> %.2f MiB, %.2f -> %.2f bits per weight (%.1fx smaller)\n",
+    std::printf("  size     %.2f MiB -> %.2f MiB, %.2f -> %.2f bits per weight (%s)\n",
                 static_cast<double>(s.bytes_in) / (1 << 20), static_cast<double>(s.bytes_out) / (1 << 20),
-                bpw(s.bytes_in), bpw(s.bytes_out),
-                static_cast<double>(s.bytes_in) / static_cast<double>(std::max<uint64_t>(1, s.bytes_out)));
+                bpw(s.bytes_in), bpw(s.bytes_out), size_change(s.bytes_in, s.bytes_out).c_str());
     std::string types;
     for (const auto& [t, n] : s.output_types) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + std::string(type_name(t));
     std::printf("  tensors  %d converted, %d copied; %s\n", s.n_converted, s.n_copied, types.c_str());

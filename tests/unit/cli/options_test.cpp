@@ -244,6 +244,17 @@ TEST_F(Binary, HelpAndVersionExit0AndHelpShowsTheChatOptions) {
     EXPECT_EQ(run("'" + kNatter + "' chat --help").status, 0);
 }
 
+TEST_F(Binary, QuantizeSaysWhetherTheFileShrankOrGrew) {
+    const std::string q8 = (dir_ / "q8.gguf").string(), back = (dir_ / "f32.gguf").string();
+    const Result down = run("'" + kNatter + "' quantize '" + kStories + "' '" + q8 + "' Q8_0");
+    ASSERT_EQ(down.status, 0) << down.err;
+    EXPECT_NE(down.out.find("x smaller)"), std::string::npos) << down.out;
+    const Result up = run("'" + kNatter + "' quantize --allow-requantize '" + q8 + "' '" + back + "' F32");
+    ASSERT_EQ(up.status, 0) << up.err;
+    EXPECT_NE(up.out.find("x larger)"), std::string::npos) << up.out;  // not "0.3x smaller"
+    EXPECT_EQ(up.out.find("smaller"), std::string::npos) << up.out;
+}
+
 TEST_F(Binary, RuntimeErrorsExit1) {
     const Result missing = run("'" + kNatter + "' run -m /nonexistent/model.gguf -p hi");
     EXPECT_EQ(missing.status, 1);
