@@ -21,14 +21,6 @@ namespace natter::cli {
 
 namespace {
 
-std::string read_text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("Cannot read the prompt file " + path + ".");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 ui::ColorMode color_mode(const std::string& name) {
     if (name == "always") return ui::ColorMode::Always;
     if (name == "never") return ui::ColorMode::Never;
@@ -80,7 +72,7 @@ SessionOptions session_options(const ChatOptions& o) {
     s.settings.sampling = o.common.sampling;
     s.settings.max_tokens = o.common.n_predict;
     if (o.instruct) s.template_name = "alpaca";
-    if (!o.system_file.empty()) s.system_prompt = read_text_file(o.system_file);
+    if (!o.system_file.empty()) s.system_prompt = read_text_file(o.system_file, "prompt");
     if (!o.system.empty()) s.system_prompt = o.system;
     return s;
 }

@@ -23,17 +23,9 @@ struct Args {
     PerplexityOptions options;
 };
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the text file");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 void run(const Args& a) {
     const auto model = Model::load(paths::resolve_model_path(a.model));
-    const std::string text = read_text(a.text_file);
+    const std::string text = read_text_file(a.text_file, "text");
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<int32_t> tokens = perplexity_tokens(*model, text);
     std::fprintf(stderr, "perplexity: %s: %zu tokens (tokenized in %.0f ms)\n", a.text_file.c_str(), tokens.size(),

@@ -26,18 +26,6 @@ double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-std::string read_prompt(const std::string& path) {
-    std::ostringstream s;
-    if (path == "-") {
-        s << std::cin.rdbuf();
-        return s.str();
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot read the prompt file " + path);
-    s << in.rdbuf();
-    return s.str();
-}
-
 // Evaluates the prompt batch by batch; on a terminal, stderr shows how far it is.
 std::span<const float> eval_prompt(Forward& fwd, const std::vector<int32_t>& tokens, int n_batch) {
     const bool show = ::isatty(STDERR_FILENO) != 0;
@@ -61,7 +49,7 @@ bool ends_with_reverse_prompt(const std::string& text, const std::vector<std::st
 }
 
 void run(const RunOptions& o) {
-    const std::string prompt = o.prompt_file.empty() ? o.prompt : read_prompt(o.prompt_file);
+    const std::string prompt = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file, "prompt");
     const auto load_start = Clock::now();
     auto model = Model::load(paths::resolve_model_path(o.common.model));
     warn_if_beyond_training(o.common, model->hparams().n_ctx_train);

@@ -2,9 +2,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 #include <map>
 
+#include "core/error.h"
 #include "inference/thread_pool.h"
 
 namespace natter::cli {
@@ -104,6 +110,18 @@ std::vector<std::string> llama_args(std::vector<std::string> args) {
         }
     }
     return args;
+}
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+    std::ostringstream s;
+    if (path == "-") {
+        s << std::cin.rdbuf();
+        return s.str();
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error("Cannot read the " + what + " file " + path + ": " + std::strerror(errno) + ".");
+    s << in.rdbuf();
+    return s.str();
 }
 
 int threads_to_use(int requested) {

@@ -41,6 +41,10 @@ std::vector<std::string> llama_args(std::vector<std::string> args);
 
 // The threads to run: -t above the number of physical cores warns on stderr and is clamped
 // (more threads than cores only wait for each other). 0 stays 0 (the default).
+// The whole of a text file the user named with a flag ("-": standard input); `what` names it
+// in the error ("prompt", "text").
+std::string read_text_file(const std::string& path, const std::string& what);
+
 int threads_to_use(int requested);
 
 // Warns on stderr when -c was given above the context the model was trained with.
