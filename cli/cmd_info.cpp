@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "core/paths.h"
 #include "inference/gguf.h"
 
 namespace natter::cli {
@@ -236,7 +237,7 @@ Json info_json(const GgufFile& file, const InfoOptions& options) {
 }
 
 void run_info(const InfoOptions& options) {
-    const GgufFile file = GgufFile::open(options.path);
+    const GgufFile file = GgufFile::open(paths::resolve_model_path(options.path));
     if (options.json) {
         // Metadata strings are not guaranteed to be UTF-8; invalid bytes become U+FFFD.
         const std::string text = info_json(file, options).dump(2, ' ', false, Json::error_handler_t::replace);
@@ -254,7 +255,7 @@ void run_info(const InfoOptions& options) {
 void add_info_command(CLI::App& app) {
     auto options = std::make_shared<InfoOptions>();
     CLI::App* cmd = app.add_subcommand("info", "Show a GGUF file's metadata and tensors");
-    cmd->add_option("model", options->path, "GGUF file to inspect")->required();
+    cmd->add_option("model", options->path, "GGUF file to inspect, or a model name (natter models)")->required();
     cmd->add_flag("--no-tensors", options->no_tensors, "Leave out the tensor table");
     cmd->add_flag("--full", options->full, "Show long strings and arrays in full");
     cmd->add_flag("--json", options->json, "Print everything as JSON");

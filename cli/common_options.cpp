@@ -93,11 +93,23 @@ void add_common_options(CLI::App& cmd, CommonOptions& o, const char* n_predict_h
 }
 
 std::vector<std::string> llama_args(std::vector<std::string> args) {
+    // --config FILE belongs to natter itself (cli/config_file.h), wherever it was written.
+    std::vector<std::string> config;
+    for (size_t i = 0; i < args.size() && args[i] != "--";) {
+        const size_t n = args[i] == "--config" && i + 1 < args.size() ? 2 : args[i].starts_with("--config=") ? 1 : 0;
+        if (n == 0) {
+            ++i;
+            continue;
+        }
+        config.insert(config.end(), args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i + n));
+        args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i + n));
+    }
     // `natter` alone, or with only options (`natter -m model.gguf`), opens the chat.
     const std::string first = args.empty() ? "" : args.front();
     if (args.empty() || (first.starts_with('-') && first != "-h" && first != "--help" && first != "--version")) {
         args.insert(args.begin(), "chat");
     }
+    args.insert(args.begin(), config.begin(), config.end());
     for (std::string& a : args) {
         if (a == "--") break;  // what follows is not a flag
         if (const auto it = kMultiLetter.find(a); it != kMultiLetter.end()) {

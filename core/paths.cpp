@@ -3,9 +3,13 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <vector>
 
 #include "core/error.h"
+#include "core/model_catalog.h"
 
 namespace natter::paths {
 
@@ -44,14 +48,64 @@ fs::path user_templates_dir() { return config_dir() / "templates"; }
 
 fs::path default_model() { return model_cache_dir() / kDefaultModelFile; }
 
-std::string resolve_model_path(const std::string& requested) {
-    if (!requested.empty()) return expand_home(requested).string();
-    const fs::path path = default_model();
-    if (!fs::exists(path)) {
-        throw Error("no model given (-m) and the default model is not at " + path.string() +
-                    "; run scripts/setup to fetch it");
+namespace {
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// The *.gguf files in the models folder, by name.
+std::vector<std::string> model_files(const fs::path& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path& p = it->path();
+        if (p.extension() == ".gguf" && it->is_regular_file(ec)) names.push_back(p.filename().string());
     }
-    return path.string();
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+}  // namespace
+
+std::string resolve_model_path(const std::string& requested) {
+    const fs::path dir = model_cache_dir();
+    if (requested.empty()) {
+        const fs::path path = default_model();
+        if (!fs::exists(path)) {
+            throw Error("no model given (-m) and the default model is not at " + path.string() +
+                        "; `natter pull default` (or scripts/setup) fetches it");
+        }
+        return path.string();
+    }
+    const fs::path given = expand_home(requested);
+    std::error_code ec;
+    // A path that exists, or that names a folder, is the user's path; Model::load says what is wrong with it.
+    if (fs::exists(given, ec) || requested.find('/') != std::string::npos) return given.string();
+
+    // A name: the file itself in the models folder, NAME.gguf, a model natter knows, or a unique prefix.
+    for (const std::string& name : {requested, requested + ".gguf"}) {
+        if (fs::is_regular_file(dir / name, ec)) return (dir / name).string();
+    }
+    if (const KnownModel* known = find_known_model(requested)) {
+        if (fs::is_regular_file(dir / known->file, ec)) return (dir / known->file).string();
+        throw Error("the model " + known->name + " is not fetched yet; `natter pull " + known->name +
+                    "` fetches it (" + std::to_string((known->bytes + 500000) / 1000000) + " MB)");
+    }
+    std::vector<std::string> matches;
+    for (const std::string& name : model_files(dir)) {
+        if (lower(name).starts_with(lower(requested))) matches.push_back(name);
+    }
+    if (matches.size() == 1) return (dir / matches[0]).string();
+    if (matches.size() > 1) {
+        std::string list;
+        for (const std::string& m : matches) list += (list.empty() ? "" : ", ") + m;
+        throw Error("'" + requested + "' matches " + std::to_string(matches.size()) + " models in " + dir.string() +
+                    " (" + list + "); give more of the name");
+    }
+    throw Error("no model file '" + requested + "', and no model in " + dir.string() +
+                " starts with that name; `natter models` lists them");
 }
 
 fs::path expand_home(const std::string& path) {

@@ -26,8 +26,11 @@ std::filesystem::path user_templates_dir();  // config_dir() / "templates"
 // The default model's file name inside model_cache_dir() (scripts/setup fetches it).
 inline constexpr const char* kDefaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
 std::filesystem::path default_model();
-// `requested` (with a leading ~/ expanded) when non-empty; else the default model, or an
-// error saying how to get it.
+// The model file -m names: empty, the default model; a path that exists or has a '/', that
+// path (a leading ~/ expanded); else a name looked up in model_cache_dir(): the file NAME,
+// NAME.gguf, a model natter knows (core/model_catalog.h) or the one file whose name starts
+// with NAME (case-insensitive). natter::Error in one sentence when nothing, or more than one
+// file, matches, or the default model is missing.
 std::string resolve_model_path(const std::string& requested);
 
 // "~/x" -> home_dir()/x; anything else unchanged.

