@@ -10,9 +10,16 @@ namespace natter {
 
 namespace {
 
-bool is_k_quant(GgmlType t) {
-    return t == GgmlType::Q2_K || t == GgmlType::Q3_K || t == GgmlType::Q4_K || t == GgmlType::Q5_K ||
-           t == GgmlType::Q6_K;
+// The types of llama.cpp's tiled kernel: the k-quants and the IQ super-block formats.
+bool has_tiled_kernel(GgmlType t) {
+    switch (t) {
+        case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
+        case GgmlType::IQ4_XS: case GgmlType::IQ3_S: case GgmlType::IQ3_XXS: case GgmlType::IQ2_S:
+        case GgmlType::IQ2_XS: case GgmlType::IQ2_XXS: case GgmlType::IQ1_M: case GgmlType::IQ1_S:
+            return true;
+        default:
+            return false;
+    }
 }
 
 }  // namespace
@@ -21,18 +28,21 @@ bool is_k_quant(GgmlType t) {
 // repacking, as llama-cpp-python builds it): repacked weights go to their GEMM for the rows
 // of a batch in full groups of 4 and to their GEMV for the others; batches of 2+ rows go to
 // tinyBLAS where it handles the type (float matrices only when rows % 4 == 0 and cols % 8 == 0);
-// batches of 8+ on k-quants to the tiled kernel; everything else to ggml's vec_dot.
+// batches of 8+ on k-quants and IQ super-blocks to the tiled kernel; everything else (TQ1_0,
+// TQ2_0) to ggml's vec_dot.
 DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token) {
     const GgmlType t = w.type;
-    if ((t == GgmlType::Q4_0 || t == GgmlType::Q4_K) && w.rows % 8 == 0) {
+    if ((t == GgmlType::Q4_0 || t == GgmlType::Q4_K || t == GgmlType::IQ4_NL) && w.rows % 8 == 0) {
         return token < n_tokens - n_tokens % 4 ? DotPath::RepackedGemm : DotPath::Repacked;
     }
     if (n_tokens >= 2) {
-        if (t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0) return DotPath::TinyBlas;
+        if (t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0 || t == GgmlType::IQ4_NL) {
+            return DotPath::TinyBlas;
+        }
         const bool float_type = t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16;
         if (float_type && w.rows % 4 == 0 && w.cols % 8 == 0) return DotPath::TinyBlas;
     }
-    if (n_tokens >= 8 && is_k_quant(t)) return DotPath::Tiled;
+    if (n_tokens >= 8 && has_tiled_kernel(t)) return DotPath::Tiled;
     return DotPath::Vector;
 }
 

@@ -25,7 +25,7 @@ struct WeightMatrix {
 };
 
 // The summation order llama.cpp uses for row `token` of a batch of n_tokens rows multiplied
-// with w. (It repacks (interleaves) every Q4_0 and Q4_K matrix with rows % 8 == 0 at load
+// with w. (It repacks (interleaves) every Q4_0, Q4_K and IQ4_NL matrix with rows % 8 == 0 at load
 // time for its GEMV/GEMM kernels, the output matrix too when that is the token embedding:
 // it loads a second copy of it for the output.)
 DotPath matmul_path(const WeightMatrix& w, int n_tokens, int token);

@@ -132,4 +132,118 @@ struct BlockQ8_K {
 };
 static_assert(sizeof(BlockQ8_K) == sizeof(float) + QK_K + QK_K / 16 * sizeof(int16_t));
 
+// The IQ formats (llama.cpp's "importance matrix" quants) and the ternary ones. Their quants
+// are indices into grids of values (quant/iq_tables.h); each 16 or 32 quants share a small
+// integer scale, and d is the super-block's fp16 scale.
+
+inline constexpr int QK4_NL = 32;
+
+// x = d * kIq4nlValues[index]; indices in nibbles as Q4_0 (element j low, j+16 high).
+struct BlockIQ4_NL {
+    static constexpr int elements = QK4_NL;
+    uint16_t d;
+    uint8_t qs[QK4_NL / 2];
+};
+static_assert(sizeof(BlockIQ4_NL) == 2 + QK4_NL / 2);
+
+// 8 groups of 32 as IQ4_NL, each with a 6-bit scale (ls - 32): low 4 bits in scales_l,
+// high 2 in scales_h.
+struct BlockIQ4_XS {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[QK_K / 64];
+    uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(BlockIQ4_XS) == 2 + 2 + QK_K / 64 + QK_K / 2);
+
+// Per 32 quants two uint32: four 8-bit grid indices (8 quants each), then four 7-bit sign
+// patterns and a 4-bit scale in the top bits.
+struct BlockIQ2_XXS {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint16_t qs[QK_K / 8];
+};
+static_assert(sizeof(BlockIQ2_XXS) == 2 + QK_K / 8 * 2);
+
+// Per 8 quants a 9-bit grid index and a 7-bit sign pattern; a 4-bit scale per 16 quants.
+struct BlockIQ2_XS {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint16_t qs[QK_K / 8];
+    uint8_t scales[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ2_XS) == 2 + QK_K / 8 * 2 + QK_K / 32);
+
+// Per 8 quants a 10-bit grid index (8 bits in qs, 2 in qh) and 8 sign bits (the second half
+// of qs); a 4-bit scale per 16 quants.
+struct BlockIQ2_S {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t scales[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ2_S) == 2 + QK_K / 4 + QK_K / 16);
+
+// Per 4 quants an 8-bit grid index; per 32 quants a uint32 of four 7-bit sign patterns and a
+// 4-bit scale (after the 64 index bytes).
+struct BlockIQ3_XXS {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint8_t qs[3 * QK_K / 8];
+};
+static_assert(sizeof(BlockIQ3_XXS) == 2 + 3 * (QK_K / 8));
+
+// Per 4 quants a 9-bit grid index (8 bits in qs, 1 in qh), per quant a sign bit; a 4-bit
+// scale per 32 quants.
+struct BlockIQ3_S {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t signs[QK_K / 8];
+    uint8_t scales[QK_K / 64];
+};
+static_assert(sizeof(BlockIQ3_S) == 2 + 13 * (QK_K / 32) + QK_K / 64);
+
+// Per 8 quants an 11-bit index into a grid of -1/0/1 (8 bits in qs, 3 in qh); per 32 quants
+// a 3-bit scale and the sign of a shift of 1/8 (qh's top bits).
+struct BlockIQ1_S {
+    static constexpr int elements = QK_K;
+    uint16_t d;
+    uint8_t qs[QK_K / 8];
+    uint16_t qh[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ1_S) == 2 + QK_K / 8 + QK_K / 16);
+
+// As IQ1_S with the shift's sign per 8 quants and a 3-bit scale per 16; the fp16 d is spread
+// over the top 4 bits of the four uint16 of scales.
+struct BlockIQ1_M {
+    static constexpr int elements = QK_K;
+    uint8_t qs[QK_K / 8];
+    uint8_t qh[QK_K / 16];
+    uint8_t scales[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ1_M) == QK_K / 8 + QK_K / 16 + QK_K / 32);
+
+// Ternary, x = d * (t - 1), t in 0..2: five quants per byte of qs (base 3, as the fraction
+// q / 256), four per byte of qh.
+struct BlockTQ1_0 {
+    static constexpr int elements = QK_K;
+    uint8_t qs[(QK_K - 4 * QK_K / 64) / 5];
+    uint8_t qh[QK_K / 64];
+    uint16_t d;
+};
+static_assert(sizeof(BlockTQ1_0) == 2 + QK_K / 64 + (QK_K - 4 * QK_K / 64) / 5);
+
+// Ternary, x = d * (t - 1), t in 0..3 (2 bits): byte m of each 32 holds quants m, m+32,
+// m+64, m+96 of its 128.
+struct BlockTQ2_0 {
+    static constexpr int elements = QK_K;
+    uint8_t qs[QK_K / 4];
+    uint16_t d;
+};
+static_assert(sizeof(BlockTQ2_0) == 2 + QK_K / 4);
+
 }  // namespace natter

@@ -3,6 +3,7 @@
 // bit for bit, not just close.
 #include <cstring>
 
+#include "quant/iq.h"
 #include "quant/quant.h"
 #include "quant/unpack.h"
 
@@ -62,6 +63,7 @@ void dequantize_floats(GgmlType type, const void* src, float* dst, int64_t n) {
 
 void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
     row_size(type, n);  // throws on an unknown type or a partial block
+    if (detail::is_iq_super_block(type)) return detail::dequantize_iq(type, src, dst, n);
     const bool blocked = detail::visit_block_type(type, [&](auto tag) {
         using Block = decltype(tag);
         const auto* blocks = static_cast<const Block*>(src);

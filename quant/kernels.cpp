@@ -55,6 +55,17 @@ VecDotFn vec_dot_ref_for(GgmlType type, DotPath) {
         case GgmlType::Q5_K: return vec_dot_ref<GgmlType::Q5_K>;
         case GgmlType::Q6_K: return vec_dot_ref<GgmlType::Q6_K>;
         case GgmlType::Q8_K: return vec_dot_ref<GgmlType::Q8_K>;
+        case GgmlType::IQ4_NL: return vec_dot_ref<GgmlType::IQ4_NL>;
+        case GgmlType::IQ4_XS: return vec_dot_ref<GgmlType::IQ4_XS>;
+        case GgmlType::IQ3_S: return vec_dot_ref<GgmlType::IQ3_S>;
+        case GgmlType::IQ3_XXS: return vec_dot_ref<GgmlType::IQ3_XXS>;
+        case GgmlType::IQ2_S: return vec_dot_ref<GgmlType::IQ2_S>;
+        case GgmlType::IQ2_XS: return vec_dot_ref<GgmlType::IQ2_XS>;
+        case GgmlType::IQ2_XXS: return vec_dot_ref<GgmlType::IQ2_XXS>;
+        case GgmlType::IQ1_M: return vec_dot_ref<GgmlType::IQ1_M>;
+        case GgmlType::IQ1_S: return vec_dot_ref<GgmlType::IQ1_S>;
+        case GgmlType::TQ1_0: return vec_dot_ref<GgmlType::TQ1_0>;
+        case GgmlType::TQ2_0: return vec_dot_ref<GgmlType::TQ2_0>;
     }
     throw Error("Tensor type " + std::to_string(static_cast<uint32_t>(type)) + " has no dot product.");
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "quant/iq.h"
 #include "quant/kquant_search.h"
 #include "quant/quant.h"
 #include "quant/quantize_blocks.h"
@@ -169,6 +170,14 @@ void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
                             std::to_string(i) + " of the row is not a finite number.");
             }
         }
+    }
+    if (type == GgmlType::IQ4_XS) {
+        auto* blocks = static_cast<BlockIQ4_XS*>(dst);
+        for (int64_t b = 0; b < n / QK_K; ++b) detail::quantize(src + b * QK_K, blocks[b]);
+        return;
+    }
+    if (detail::is_iq_super_block(type)) {
+        throw Error("natter cannot quantize to " + std::string(type_name(type)) + " yet (it reads such files).");
     }
     const bool blocked = detail::visit_block_type(type, [&](auto tag) {
         using Block = decltype(tag);

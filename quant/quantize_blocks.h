@@ -21,6 +21,9 @@ void quantize(const float* x, BlockQ4_K& block);
 void quantize(const float* x, BlockQ5_K& block);
 void quantize(const float* x, BlockQ6_K& block);
 
+void quantize(const float* x, BlockIQ4_NL& block);
+void quantize(const float* x, BlockIQ4_XS& block);
+
 // 2 * half quants (0..15) as nibbles: element l low, element half + l high in byte l.
 inline void pack_nibbles(const uint8_t* L, int half, uint8_t* out) {
     for (int l = 0; l < half; ++l) {

@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "quant/blocks.h"
+#include "quant/iq_tables.h"
+#include "quant/kernels.h"
 
 namespace natter::avx2 {
 
@@ -86,6 +88,15 @@ inline __m256i q5_0_quants(const BlockQ5_0& x) {
     return _mm256_or_si256(unpack_nibbles(x.qs), high);
 }
 inline __m256i q8_0_quants(const BlockQ8_0& x) { return load32(x.qs); }
+// The 32 values of 16 IQ4_NL index bytes (IQ4_XS groups too), in element order.
+inline __m256i iq4_nl_values(const uint8_t* qs) {
+    const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(detail::kIq4nlValues));
+    const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(bits, 4), m4)),
+                            _mm_shuffle_epi8(table, _mm_and_si128(bits, m4)));
+}
+inline __m256i iq4_nl_quants(const BlockIQ4_NL& x) { return iq4_nl_values(x.qs); }
 inline __m256i q4_1_quants(const BlockQ4_1& x) { return unpack_nibbles(x.qs); }
 inline __m256i q5_1_quants(const BlockQ5_1& x) {
     return _mm256_or_si256(unpack_nibbles(x.qs), _mm256_and_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(0x10)));
@@ -111,6 +122,15 @@ float vec_dot_q8_0(int64_t n, const void* w, const void* a);
 // Q4_0 as llama.cpp's repacked 8x8 GEMV/GEMM sums it: one float per output row,
 // acc = fma(block integer dot, d_w * d_a, acc) block after block.
 float vec_dot_q4_0_repacked(int64_t n, const void* w, const void* a);
+// IQ4_NL (simd_avx2_iq.cpp): ggml's vec_dot, and its repacked GEMV/GEMM order (as Q4_0's).
+float vec_dot_iq4_nl(int64_t n, const void* w, const void* a);
+float vec_dot_iq4_nl_repacked(int64_t n, const void* w, const void* a);
+// tinyBLAS's order (simd_avx2_quant.cpp): as vec_dot_q4_0, one accumulator.
+float tinyblas_dot_iq4_nl(int64_t n, const void* w, const void* a);
+// The vec_dot of an IQ or ternary super-block type (quant/iq.h), or nullptr for another type.
+VecDotFn vec_dot_iq_super_block(GgmlType type);
+// The tiled kernel's order for IQ4_XS, IQ3_*, IQ2_*, IQ1_* (nullptr for another type).
+VecDotFn tiled_dot_iq_super_block(GgmlType type);
 
 float vec_dot_q2_k(int64_t n, const void* w, const void* a);
 float vec_dot_q3_k(int64_t n, const void* w, const void* a);

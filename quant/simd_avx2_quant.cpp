@@ -101,6 +101,9 @@ float dot_with_q8_1(int64_t n, const void* w, const void* a, Quants quants) {
 }  // namespace
 
 float vec_dot_q4_0(int64_t n, const void* w, const void* a) { return dot_with_q8_0<BlockQ4_0>(n, w, a, q4_0_quants); }
+float tinyblas_dot_iq4_nl(int64_t n, const void* w, const void* a) {
+    return dot_with_q8_0<BlockIQ4_NL>(n, w, a, iq4_nl_quants);
+}
 float vec_dot_q5_0(int64_t n, const void* w, const void* a) { return dot_with_q8_0<BlockQ5_0>(n, w, a, q5_0_quants); }
 float vec_dot_q8_0(int64_t n, const void* w, const void* a) {
     return dot_with_q8_0<BlockQ8_0>(n, w, a, q8_0_quants);
@@ -110,15 +113,28 @@ float vec_dot_q4_1(int64_t n, const void* w, const void* a) {
 }
 float vec_dot_q5_1(int64_t n, const void* w, const void* a) { return dot_with_q8_1<BlockQ5_1>(n, w, a, q5_1_quants); }
 
-float vec_dot_q4_0_repacked(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const BlockQ4_0*>(w);
+namespace {
+
+// The repacked 8x8 GEMV/GEMM order: acc = fma(block integer sum, d_w * d_a, acc).
+template <typename Block, typename Quants>
+float repacked_dot(int64_t n, const void* w, const void* a, Quants quants) {
+    const auto* x = static_cast<const Block*>(w);
     const auto* y = static_cast<const BlockQ8_0*>(a);
     float acc = 0.0f;
-    for (int64_t b = 0; b < n / QK4_0; ++b) {
-        const int sum = hsum8_i32(dot_i8(q4_0_quants(x[b]), load32(y[b].qs)));
+    for (int64_t b = 0; b < n / Block::elements; ++b) {
+        const int sum = hsum8_i32(dot_i8(quants(x[b]), load32(y[b].qs)));
         acc = std::fma(static_cast<float>(sum), half_to_float(x[b].d) * half_to_float(y[b].d), acc);
     }
     return acc;
+}
+
+}  // namespace
+
+float vec_dot_q4_0_repacked(int64_t n, const void* w, const void* a) {
+    return repacked_dot<BlockQ4_0>(n, w, a, q4_0_quants);
+}
+float vec_dot_iq4_nl_repacked(int64_t n, const void* w, const void* a) {
+    return repacked_dot<BlockIQ4_NL>(n, w, a, iq4_nl_quants);
 }
 
 }  // namespace natter::avx2

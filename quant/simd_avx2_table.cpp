@@ -39,7 +39,15 @@ VecDotFn vec_dot(GgmlType type, DotPath path) {
             return tiled ? avx2::tiled_dot_q4_k : avx2::vec_dot_q4_k;
         case GgmlType::Q5_K: return tiled ? avx2::tiled_dot_q5_k : avx2::vec_dot_q5_k;
         case GgmlType::Q6_K: return tiled ? avx2::tiled_dot_q6_k : avx2::vec_dot_q6_k;
-        default: return reference_kernels().vec_dot(type, path);  // Q8_1, Q8_K: never weights in practice
+        case GgmlType::IQ4_NL:
+            if (repacked) return avx2::vec_dot_iq4_nl_repacked;
+            return tinyblas ? avx2::tinyblas_dot_iq4_nl : avx2::vec_dot_iq4_nl;
+        default:
+            if (tiled) {
+                if (const VecDotFn iq = avx2::tiled_dot_iq_super_block(type)) return iq;
+            }
+            if (const VecDotFn iq = avx2::vec_dot_iq_super_block(type)) return iq;
+            return reference_kernels().vec_dot(type, path);  // Q8_1, Q8_K: never weights in practice
     }
 }
 

@@ -34,6 +34,17 @@ constexpr std::array kTypes = {
     Entry{GgmlType::Q5_K, {"Q5_K", QK_K, sizeof(BlockQ5_K), GgmlType::Q8_K}},
     Entry{GgmlType::Q6_K, {"Q6_K", QK_K, sizeof(BlockQ6_K), GgmlType::Q8_K}},
     Entry{GgmlType::Q8_K, {"Q8_K", QK_K, sizeof(BlockQ8_K), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ4_NL, {"IQ4_NL", QK4_NL, sizeof(BlockIQ4_NL), GgmlType::Q8_0}},
+    Entry{GgmlType::IQ4_XS, {"IQ4_XS", QK_K, sizeof(BlockIQ4_XS), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ3_S, {"IQ3_S", QK_K, sizeof(BlockIQ3_S), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ3_XXS, {"IQ3_XXS", QK_K, sizeof(BlockIQ3_XXS), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ2_S, {"IQ2_S", QK_K, sizeof(BlockIQ2_S), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ2_XS, {"IQ2_XS", QK_K, sizeof(BlockIQ2_XS), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ2_XXS, {"IQ2_XXS", QK_K, sizeof(BlockIQ2_XXS), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ1_M, {"IQ1_M", QK_K, sizeof(BlockIQ1_M), GgmlType::Q8_K}},
+    Entry{GgmlType::IQ1_S, {"IQ1_S", QK_K, sizeof(BlockIQ1_S), GgmlType::Q8_K}},
+    Entry{GgmlType::TQ1_0, {"TQ1_0", QK_K, sizeof(BlockTQ1_0), GgmlType::Q8_K}},
+    Entry{GgmlType::TQ2_0, {"TQ2_0", QK_K, sizeof(BlockTQ2_0), GgmlType::Q8_K}},
 };
 
 const Entry* find_entry(uint32_t type) {

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "quant/iq_tables.h"
+
 namespace natter::detail {
 namespace {
 
@@ -73,6 +75,11 @@ void unpack(const BlockQ8_0& block, int8_t q[QK8_0]) { std::memcpy(q, block.qs, 
 void unpack(const BlockQ8_1& block, int8_t q[QK8_1]) { std::memcpy(q, block.qs, QK8_1); }
 
 void unpack(const BlockQ8_K& block, int8_t q[QK_K]) { std::memcpy(q, block.qs, QK_K); }
+
+void unpack(const BlockIQ4_NL& block, int8_t q[QK4_NL]) {
+    unpack_nibbles(block.qs, QK4_NL / 2, q);
+    for (int j = 0; j < QK4_NL; ++j) q[j] = kIq4nlValues[q[j]];
+}
 
 void q3_K_scales(const uint8_t packed[12], int scales[16]) {
     // Low 4 bits: nibbles of bytes 0..7 (low nibbles are scales 0..7, high ones 8..15).

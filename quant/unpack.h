@@ -18,6 +18,8 @@ void unpack(const BlockQ5_1& block, int8_t q[QK5_1]);
 void unpack(const BlockQ8_0& block, int8_t q[QK8_0]);
 void unpack(const BlockQ8_1& block, int8_t q[QK8_1]);
 void unpack(const BlockQ8_K& block, int8_t q[QK_K]);
+// IQ4_NL: the values the indices stand for (-127..113).
+void unpack(const BlockIQ4_NL& block, int8_t q[QK4_NL]);
 
 // The groups of a k-quant super-block: element i belongs to group i / group_size, and
 // its value is d * scales[g] * q[i] - dmin * mins[g] (mins are 0 in formats without them).
@@ -84,6 +86,7 @@ bool visit_block_type(GgmlType type, F&& f) {
         case GgmlType::Q5_K: f(BlockQ5_K{}); return true;
         case GgmlType::Q6_K: f(BlockQ6_K{}); return true;
         case GgmlType::Q8_K: f(BlockQ8_K{}); return true;
+        case GgmlType::IQ4_NL: f(BlockIQ4_NL{}); return true;
         default: return false;
     }
 }

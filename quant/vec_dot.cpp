@@ -4,6 +4,7 @@
 // different order). SIMD kernels are tested against these.
 #include <type_traits>
 
+#include "quant/iq.h"
 #include "quant/quant.h"
 #include "quant/unpack.h"
 
@@ -20,6 +21,7 @@ struct ActivationOf {
 template <> struct ActivationOf<BlockQ4_0> { using type = BlockQ8_0; };
 template <> struct ActivationOf<BlockQ5_0> { using type = BlockQ8_0; };
 template <> struct ActivationOf<BlockQ8_0> { using type = BlockQ8_0; };
+template <> struct ActivationOf<BlockIQ4_NL> { using type = BlockQ8_0; };
 // The formats with an offset m need the activation sum, which only Q8_1 carries.
 template <> struct ActivationOf<BlockQ4_1> { using type = BlockQ8_1; };
 template <> struct ActivationOf<BlockQ5_1> { using type = BlockQ8_1; };
@@ -94,6 +96,7 @@ float dot_floats(const void* row, const void* act, int64_t n, ToFloat to_float) 
 
 float vec_dot(GgmlType type, int64_t n, const void* row, const void* act) {
     row_size(type, n);  // throws on an unknown type or a partial block
+    if (detail::is_iq_super_block(type)) return detail::vec_dot_iq(type, n, row, static_cast<const BlockQ8_K*>(act));
     float result = 0.0f;
     const bool blocked = detail::visit_block_type(type, [&](auto tag) {
         using Weight = decltype(tag);

@@ -10,11 +10,18 @@ required to give the same float, bit for bit, in each of the summation orders ll
            ggml_gemv_*_8x8 (1 row) and ggml_gemm_*_8x8 (4 rows)
   and ggml_vec_dot_f16, ggml_vec_soft_max_f32, ggml_vec_swiglu_f32 on their own.
 
-Usage: make_simd_vectors.py [--lib-dir DIR] [--out FILE] [--seed N]
+Usage: make_simd_vectors.py [--lib-dir DIR] [--out FILE] [--seed N] [--iq]
 llama.cpp is reached through the shared libraries of the llama-cpp-python package (0.3.36,
-built for this CPU with -march=native); by default those in /root/.cache/natter/venv. The
-results hold for an x86 CPU with AVX2, FMA and F16C and no AVX-512 (the machine the engine
-references were made on).
+built for this CPU with -march=native); by default those scripts/setup-reference builds. The
+results in simd_vectors.txt hold for an x86 CPU with AVX2, FMA and F16C and no AVX-512 (the
+machine the engine references were made on).
+
+--iq writes iq_simd_vectors.txt instead: the same lines for the IQ and ternary types (weights
+quantized by ggml_quantize_chunk with a random importance matrix where the type takes one;
+batch: tiled kernel for the IQ super-blocks, tinyBLAS for IQ4_NL, vec_dot for TQ1_0 / TQ2_0;
+repacked: IQ4_NL through ggml_gemv/gemm_iq4_nl_8x8_q8_0). Those kernels have no AVX-512 forms
+of their own in this llama.cpp, so a -march=native build on an AVX-512 CPU sums them in the
+AVX2 order (VNNI instructions give the same exact integers).
 
 Line format (hex: bytes, or little-endian float32 bit patterns):
   weights TYPE ROWS COLS BYTES         the weight matrix as stored (ROWS rows)
@@ -35,16 +42,26 @@ from pathlib import Path
 import numpy as np
 
 TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q8_1": 9, "Q2_K": 10,
-         "Q3_K": 11, "Q4_K": 12, "Q5_K": 13, "Q6_K": 14, "Q8_K": 15, "BF16": 30}
+         "Q3_K": 11, "Q4_K": 12, "Q5_K": 13, "Q6_K": 14, "Q8_K": 15, "BF16": 30,
+         "IQ2_XXS": 16, "IQ2_XS": 17, "IQ3_XXS": 18, "IQ1_S": 19, "IQ4_NL": 20, "IQ3_S": 21, "IQ2_S": 22,
+         "IQ4_XS": 23, "IQ1_M": 29, "TQ1_0": 34, "TQ2_0": 35}
+IQ_TYPES = ["IQ4_NL", "IQ4_XS", "IQ3_S", "IQ3_XXS", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S",
+            "TQ1_0", "TQ2_0"]
 WEIGHT_TYPES = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
                 "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 ROWS, COLS, N_ACTS = 8, 512, 8
-DEFAULT_LIB = "/root/.cache/natter/venv/lib/python3.11/site-packages/llama_cpp/lib"
+DEFAULT_LIB = str(Path.home() / ".cache/natter/llamacpp/build/bin")
 
 
 class CpuTraits(ctypes.Structure):
     _fields_ = [("from_float", ctypes.c_void_p), ("vec_dot", ctypes.c_void_p),
                 ("vec_dot_type", ctypes.c_int), ("nrows", ctypes.c_int64)]
+
+
+class TypeTraits(ctypes.Structure):
+    _fields_ = [("type_name", ctypes.c_char_p), ("blck_size", ctypes.c_int64), ("blck_size_interleave", ctypes.c_int64),
+                ("type_size", ctypes.c_size_t), ("is_quantized", ctypes.c_bool), ("to_float", ctypes.c_void_p),
+                ("from_float_ref", ctypes.c_void_p)]
 
 
 class InitParams(ctypes.Structure):
@@ -92,9 +109,11 @@ class Ggml:
         for name in ("ggml_fp32_to_fp16_row", "ggml_fp32_to_bf16_row"):
             getattr(b, name).argtypes = [P, P, ctypes.c_int64]
         c.ggml_get_type_traits_cpu.restype = ctypes.POINTER(CpuTraits)
+        b.ggml_get_type_traits.restype = ctypes.POINTER(TypeTraits)
         c.ggml_graph_compute_with_ctx.argtypes = [P, P, ctypes.c_int]
         for name in ("ggml_gemv_q4_0_8x8_q8_0", "ggml_gemm_q4_0_8x8_q8_0",
-                     "ggml_gemv_q4_K_8x8_q8_K", "ggml_gemm_q4_K_8x8_q8_K"):
+                     "ggml_gemv_q4_K_8x8_q8_K", "ggml_gemm_q4_K_8x8_q8_K",
+                     "ggml_gemv_iq4_nl_8x8_q8_0", "ggml_gemm_iq4_nl_8x8_q8_0"):
             getattr(c, name).argtypes = [ctypes.c_int, P, ctypes.c_size_t, P, P, ctypes.c_int, ctypes.c_int]
         for name in ("ggml_quantize_mat_q8_0_4x8", "ggml_quantize_mat_q8_K_4x8"):
             getattr(c, name).argtypes = [P, P, ctypes.c_int64]
@@ -103,7 +122,7 @@ class Ggml:
         c.ggml_vec_soft_max_f32.argtypes = [ctypes.c_int, P, P, ctypes.c_float]
         c.ggml_vec_swiglu_f32.argtypes = [ctypes.c_int, P, P, P]
 
-    def store(self, name, rows):
+    def store(self, name, rows, imatrix=None):
         """A float matrix in type `name`, as llama.cpp's quantize / conversion writes it."""
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         n = rows.size
@@ -115,8 +134,18 @@ class Ggml:
             fn(rows.ctypes.data, out.ctypes.data, n)
             return out.tobytes()
         out = np.zeros(self.base.ggml_row_size(TYPES[name], rows.shape[1]) * rows.shape[0], dtype=np.uint8)
-        self.base.ggml_quantize_chunk(TYPES[name], rows.ctypes.data, out.ctypes.data, 0, rows.shape[0], rows.shape[1], None)
+        qw = None if imatrix is None else np.ascontiguousarray(imatrix, dtype=np.float32)
+        self.base.ggml_quantize_chunk(TYPES[name], rows.ctypes.data, out.ctypes.data, 0, rows.shape[0], rows.shape[1],
+                                      None if qw is None else qw.ctypes.data)
         return out.tobytes()
+
+    def dequantize(self, name, data):
+        """ggml-base's to_float of the whole matrix (what get_rows uses for embeddings)."""
+        buf = np.frombuffer(data, dtype=np.uint8).copy()
+        out = np.zeros(ROWS * COLS, dtype=np.float32)
+        FROM_FLOAT(self.base.ggml_get_type_traits(TYPES[name]).contents.to_float)(buf.ctypes.data, out.ctypes.data,
+                                                                                  ROWS * COLS)
+        return out
 
     def traits(self, name):
         return self.cpu.ggml_get_type_traits_cpu(TYPES[name]).contents
@@ -160,9 +189,9 @@ class Ggml:
 
     def repacked(self, name, weights, acts):
         """GEMV (one row) or GEMM (four rows) on the 8 weight rows repacked as llama.cpp does."""
-        packed = repack_q4_0(weights) if name == "Q4_0" else repack_q4_K(weights)
-        act_type = "Q8_0" if name == "Q4_0" else "Q8_K"
-        suffix = "q4_0_8x8_q8_0" if name == "Q4_0" else "q4_K_8x8_q8_K"
+        packed = {"Q4_0": repack_q4_0, "Q4_K": repack_q4_K, "IQ4_NL": repack_iq4_nl}[name](weights)
+        act_type = "Q8_K" if name == "Q4_K" else "Q8_0"
+        suffix = {"Q4_0": "q4_0_8x8_q8_0", "Q4_K": "q4_K_8x8_q8_K", "IQ4_NL": "iq4_nl_8x8_q8_0"}[name]
         x = np.ascontiguousarray(acts, dtype=np.float32)
         out = np.zeros((len(acts), ROWS), dtype=np.float32)
         w = np.frombuffer(packed, dtype=np.uint8).copy()
@@ -177,15 +206,20 @@ class Ggml:
         return out
 
 
-def repack_q4_0(weights):
+def repack_q4_0(weights, xor=0x88):
     """block_q4_0x8: the 8 rows' d, then their quants 8 bytes at a time, nibbles xor 0x88."""
     blocks = np.frombuffer(weights, dtype=np.uint8).reshape(ROWS, COLS // 32, 18)
     out = bytearray()
     for b in range(COLS // 32):
         out += b"".join(blocks[r, b, :2].tobytes() for r in range(8))
         for i in range(16):
-            out += (blocks[i % 8, b, 2 + (i // 8) * 8: 2 + (i // 8) * 8 + 8] ^ 0x88).tobytes()
+            out += (blocks[i % 8, b, 2 + (i // 8) * 8: 2 + (i // 8) * 8 + 8] ^ xor).tobytes()
     return bytes(out)
+
+
+def repack_iq4_nl(weights):
+    """block_iq4_nlx8: as block_q4_0x8 without the xor."""
+    return repack_q4_0(weights, xor=0)
 
 
 def repack_q4_K(weights):
@@ -225,13 +259,41 @@ def activation_rows(rng, n):
     return x
 
 
+def write_iq(ggml, args):
+    out = Path(args.out) if args.out != str(Path(__file__).with_name("simd_vectors.txt")) else \
+        Path(__file__).with_name("iq_simd_vectors.txt")
+    rng = np.random.default_rng(args.seed + 16)
+    lines = ["# made by tests/reference/make_simd_vectors.py --iq (llama-cpp-python 0.3.36, x86 -march=native)"]
+    acts = activation_rows(rng, N_ACTS)
+    lines.append(f"acts {N_ACTS} {COLS} {hexf(acts)}")
+    for name in IQ_TYPES:
+        w = (rng.standard_normal((ROWS, COLS)) * 0.05).astype(np.float32)
+        imatrix = None if name.startswith("TQ") else rng.uniform(0.1, 4.0, COLS).astype(np.float32)
+        weights = ggml.store(name, w, imatrix)
+        lines.append(f"weights {name} {ROWS} {COLS} {weights.hex()}")
+        lines.append(f"dequant {name} {hexf(ggml.dequantize(name, weights))}")
+        lines.append(f"single {name} {hexf(ggml.single(name, weights, acts))}")
+        lines.append(f"batch {name} {hexf(ggml.batch(name, weights, acts))}")
+        if name in ("IQ4_NL", "IQ4_XS"):  # what llama-quantize writes without an importance matrix
+            lines.append(f"floats {name} {hexf(w)}")
+            lines.append(f"quant {name} {ggml.store(name, w).hex()}")
+        if name == "IQ4_NL":
+            for n in (1, 4):
+                lines.append(f"repacked {name} {n} {hexf(ggml.repacked(name, weights, acts[:n]))}")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib-dir", default=DEFAULT_LIB)
     ap.add_argument("--out", default=str(Path(__file__).with_name("simd_vectors.txt")))
     ap.add_argument("--seed", type=int, default=20240611)
+    ap.add_argument("--iq", action="store_true", help="the IQ and ternary types, into iq_simd_vectors.txt")
     args = ap.parse_args()
     ggml = Ggml(args.lib_dir)
+    if args.iq:
+        return write_iq(ggml, args)
     rng = np.random.default_rng(args.seed)
     lines = ["# made by tests/reference/make_simd_vectors.py (llama-cpp-python 0.3.36, x86 AVX2 FMA F16C)"]
     acts = activation_rows(rng, N_ACTS)

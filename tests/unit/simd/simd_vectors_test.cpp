@@ -1,9 +1,11 @@
 // The AVX2 kernels against llama.cpp's x86 CPU backend itself: tests/reference/simd_vectors.txt
 // (made by make_simd_vectors.py through llama-cpp-python's libggml) holds what llama.cpp
 // computes for random weight matrices of every type and 8 activation rows, in each of its
-// summation orders; ours must be bit-identical, one float at a time.
+// summation orders; ours must be bit-identical, one float at a time. iq_simd_vectors.txt
+// (make_simd_vectors.py --iq) does the same for the IQ and ternary types.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <map>
@@ -40,10 +42,9 @@ struct Vectors {
     const float* act(int t) const { return acts.data() + static_cast<size_t>(t) * cols; }
 };
 
-const Vectors& vectors() {
-    static const Vectors v = [] {
+Vectors read_vectors(const std::string& file) {
         Vectors r;
-        for (auto& line : test::read_vector_file("simd_vectors.txt")) {
+        for (auto& line : test::read_vector_file(file)) {
             const std::string& kind = line[0];
             if (kind == "acts") {
                 r.n_acts = std::stoi(line[1]);
@@ -63,17 +64,25 @@ const Vectors& vectors() {
             }
         }
         return r;
-    }();
+}
+
+const Vectors& vectors() {
+    static const Vectors v = read_vectors("simd_vectors.txt");
+    return v;
+}
+
+const Vectors& iq_vectors() {
+    static const Vectors v = read_vectors("iq_simd_vectors.txt");
     return v;
 }
 
 const Kernels* avx2() { return avx2_kernels(); }
 
 // Weight row r of m times activation row t, in `path`, with the AVX2 kernels.
-float avx2_dot(const Matrix& m, DotPath path, int r, int t) {
+float avx2_dot(const Vectors& v, const Matrix& m, DotPath path, int r, int t) {
     const GgmlType act_type = traits(m.type).vec_dot_type;
     std::vector<uint8_t> act(row_size(act_type, m.cols));
-    avx2()->quantize_row(act_type)(vectors().act(t), act.data(), m.cols);
+    avx2()->quantize_row(act_type)(v.act(t), act.data(), m.cols);
     const size_t row_bytes = m.bytes.size() / static_cast<size_t>(m.rows);
     return avx2()->vec_dot(m.type, path)(m.cols, m.bytes.data() + r * row_bytes, act.data());
 }
@@ -91,13 +100,33 @@ void expect_bits(const std::vector<float>& expected, const std::vector<float>& g
     EXPECT_EQ(differing, 0u) << what;
 }
 
-std::vector<float> avx2_results(const std::string& type, DotPath path, int n_acts) {
-    const Matrix& m = vectors().weights.at(type);
+std::vector<float> avx2_results(const Vectors& v, const std::string& type, DotPath path, int n_acts) {
+    const Matrix& m = v.weights.at(type);
     std::vector<float> out;
     for (int t = 0; t < n_acts; ++t) {
-        for (int r = 0; r < m.rows; ++r) out.push_back(avx2_dot(m, path, r, t));
+        for (int r = 0; r < m.rows; ++r) out.push_back(avx2_dot(v, m, path, r, t));
     }
     return out;
+}
+std::vector<float> avx2_results(const std::string& type, DotPath path, int n_acts) {
+    return avx2_results(vectors(), type, path, n_acts);
+}
+
+// matmul of the vectors' matrices with one and with a batch of activation rows against
+// llama.cpp's results for the path it takes: GEMV / GEMM for the repacked types, else
+// vec_dot and the batch kernel.
+void expect_matmul_like_llama_cpp(const Vectors& v, const std::vector<std::string>& repacked_types) {
+    for (const auto& [type, m] : v.weights) {
+        const bool repacked = std::find(repacked_types.begin(), repacked_types.end(), type) != repacked_types.end();
+        std::vector<float> one(static_cast<size_t>(m.rows));
+        matmul(m.view(), v.act(0), 1, one.data());
+        const auto& single = repacked ? v.repacked.at(type + "/1") : v.single.at(type);
+        expect_bits(std::vector<float>(single.begin(), single.begin() + m.rows), one, "matmul 1 row " + type);
+        const int n = repacked ? 4 : v.n_acts;
+        std::vector<float> many(static_cast<size_t>(m.rows) * n);
+        matmul(m.view(), v.acts.data(), n, many.data());
+        expect_bits(repacked ? v.repacked.at(type + "/4") : v.batch.at(type), many, "matmul batch " + type);
+    }
 }
 
 class SimdVsLlamaCpp : public ::testing::Test {
@@ -137,18 +166,42 @@ TEST_F(SimdVsLlamaCpp, RepackedLikeGemvAndGemm) {
 // to tinyBLAS / tiled, and a repacked matrix takes 4 rows through its GEMM.
 TEST_F(SimdVsLlamaCpp, MatmulFollowsLlamaCppDispatch) {
     if (kernels().name != "avx2") GTEST_SKIP() << "NATTER_KERNELS selects " << kernels().name;
-    const Vectors& v = vectors();
-    for (const auto& [type, m] : v.weights) {
-        const bool repacked = type == "Q4_0" || type == "Q4_K";
-        std::vector<float> one(static_cast<size_t>(m.rows));
-        matmul(m.view(), v.act(0), 1, one.data());
-        const auto& single = repacked ? v.repacked.at(type + "/1") : v.single.at(type);
-        expect_bits(std::vector<float>(single.begin(), single.begin() + m.rows), one, "matmul 1 row " + type);
-        const int n = repacked ? 4 : v.n_acts;
-        std::vector<float> many(static_cast<size_t>(m.rows) * n);
-        matmul(m.view(), v.acts.data(), n, many.data());
-        expect_bits(repacked ? v.repacked.at(type + "/4") : v.batch.at(type), many, "matmul batch " + type);
+    expect_matmul_like_llama_cpp(vectors(), {"Q4_0", "Q4_K"});
+}
+
+class IqVsLlamaCpp : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+        ASSERT_EQ(iq_vectors().weights.size(), 11u);
     }
+};
+
+TEST_F(IqVsLlamaCpp, OneActivationRowLikeVecDot) {
+    for (const auto& [type, expected] : iq_vectors().single) {
+        expect_bits(expected, avx2_results(iq_vectors(), type, DotPath::Vector, iq_vectors().n_acts), "vec_dot " + type);
+    }
+}
+
+// 8 rows: tinyBLAS for IQ4_NL, vec_dot for the ternary types, the tiled kernel for the rest.
+TEST_F(IqVsLlamaCpp, BatchLikeTinyBlasAndTiled) {
+    for (const auto& [type, expected] : iq_vectors().batch) {
+        DotPath path = DotPath::Tiled;
+        if (type == "IQ4_NL") path = DotPath::TinyBlas;
+        if (type.starts_with("TQ")) path = DotPath::Vector;
+        expect_bits(expected, avx2_results(iq_vectors(), type, path, iq_vectors().n_acts), "batch " + type);
+    }
+}
+
+TEST_F(IqVsLlamaCpp, RepackedLikeGemvAndGemm) {
+    expect_bits(iq_vectors().repacked.at("IQ4_NL/1"), avx2_results(iq_vectors(), "IQ4_NL", DotPath::Repacked, 1), "GEMV");
+    expect_bits(iq_vectors().repacked.at("IQ4_NL/4"), avx2_results(iq_vectors(), "IQ4_NL", DotPath::RepackedGemm, 4),
+                "GEMM");
+}
+
+TEST_F(IqVsLlamaCpp, MatmulFollowsLlamaCppDispatch) {
+    if (kernels().name != "avx2") GTEST_SKIP() << "NATTER_KERNELS selects " << kernels().name;
+    expect_matmul_like_llama_cpp(iq_vectors(), {"IQ4_NL"});
 }
 
 TEST_F(SimdVsLlamaCpp, HalfDotProducts) {

@@ -9,10 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
 
@@ -21,7 +23,11 @@ namespace {
 
 const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
                                  GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
-                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                                 // the IQ and ternary formats
+                                 GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::IQ3_S, GgmlType::IQ3_XXS,
+                                 GgmlType::IQ2_S, GgmlType::IQ2_XS, GgmlType::IQ2_XXS, GgmlType::IQ1_M,
+                                 GgmlType::IQ1_S, GgmlType::TQ1_0, GgmlType::TQ2_0};
 const DotPath kPaths[] = {DotPath::Vector, DotPath::TinyBlas, DotPath::Repacked, DotPath::RepackedGemm, DotPath::Tiled};
 
 std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale) {
@@ -34,6 +40,33 @@ std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale) {
 }
 
 const Kernels& simd() { return *avx2_kernels(); }
+
+// A weight row of n values: quantized from wf where natter can, else random bytes (every
+// bit pattern is a valid block) with each block's fp16 scale set to a weight-like 0.0032.
+std::vector<uint8_t> weight_row(GgmlType type, const std::vector<float>& wf, std::mt19937& rng) {
+    const auto n = static_cast<int64_t>(wf.size());
+    std::vector<uint8_t> w(row_size(type, n));
+    try {
+        quantize_row(type, wf.data(), w.data(), n);
+        return w;
+    } catch (const Error&) {
+    }
+    for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+    const size_t block = traits(type).type_size;
+    constexpr uint16_t kScale = 0x1a8e;  // 0.0032 as an IEEE half
+    for (size_t at = 0; at < w.size(); at += block) {
+        if (type == GgmlType::IQ1_M) {  // the half is the top nibbles of the 4 scale words
+            for (int k = 0; k < 4; ++k) {
+                uint8_t& hi = w[at + block - 8 + 2 * k + 1];
+                hi = static_cast<uint8_t>((hi & 0x0f) | (((kScale >> (4 * k)) & 0xf) << 4));
+            }
+            continue;
+        }
+        const bool d_last = type == GgmlType::TQ1_0 || type == GgmlType::TQ2_0;
+        std::memcpy(&w[at + (d_last ? block - 2 : 0)], &kScale, 2);
+    }
+    return w;
+}
 
 class VsReference : public ::testing::Test {
 protected:
@@ -63,8 +96,8 @@ TEST_F(VsReference, DotProductsAgreeUpToSummationOrder) {
         for (const int64_t n : {256, 1536, 5632}) {
             const std::vector<float> wf = random_floats(rng, static_cast<size_t>(n), 0.05f);
             const std::vector<float> af = random_floats(rng, static_cast<size_t>(n), 1.0f);
-            std::vector<uint8_t> w(row_size(type, n)), a(row_size(act_type, n));
-            quantize_row(type, wf.data(), w.data(), n);
+            const std::vector<uint8_t> w = weight_row(type, wf, rng);
+            std::vector<uint8_t> a(row_size(act_type, n));
             reference_kernels().quantize_row(act_type)(af.data(), a.data(), n);
 
             // The scale of the terms, from the values both kernels actually multiply.
@@ -85,7 +118,7 @@ TEST_F(VsReference, DotProductsAgreeUpToSummationOrder) {
             }
         }
     }
-    EXPECT_EQ(checked, 13 * 3 * 5);
+    EXPECT_EQ(checked, 24 * 3 * 5);
 }
 
 TEST_F(VsReference, HalfPrecisionAttentionKernels) {
