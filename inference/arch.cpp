@@ -6,12 +6,14 @@ namespace natter {
 
 // Each defined in its inference/arch_<name>.cpp.
 extern const Architecture kLlamaArchitecture;
+extern const Architecture kGemma3Architecture;
 
 namespace {
 
 // The architectures natter runs, by general.architecture. A new family: one line here.
 const Architecture* const kArchitectures[] = {
     &kLlamaArchitecture,
+    &kGemma3Architecture,
 };
 
 }  // namespace
@@ -55,6 +57,98 @@ void read_transformer_hparams(const GgufFile& file, Hparams& hp) {
                     " does not fit the head size " + std::to_string(hp.head_dim));
     }
     hp.rope.freq_base = static_cast<float>(file.get_float(a + "rope.freq_base", 10000.0));
+}
+
+void read_rope_scaling(const GgufFile& file, Hparams& hp) {
+    // llama-3 style scaling arrives as the rope_freqs tensor, which Model reads.
+    const std::string a = hp.architecture + ".";
+    const std::string scaling = file.get_string(a + "rope.scaling.type", "none");
+    const double factor = file.get_float(a + "rope.scaling.factor", 1.0);
+    if (scaling == "linear") {
+        if (!(factor > 0.0)) throw Error(file.path() + ": rope.scaling.factor must be positive");
+        hp.rope.freq_scale = static_cast<float>(1.0 / factor);
+    } else if (scaling != "none" && scaling != "llama3") {
+        throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3)");
+    }
+}
+
+void read_sliding_window(const GgufFile& file, Hparams& hp, int default_pattern) {
+    const std::string a = hp.architecture + ".";
+    hp.n_swa = static_cast<int>(file.get_int(a + "attention.sliding_window", 0));
+    if (hp.n_swa < 0) throw Error(file.path() + ": attention.sliding_window must not be negative");
+    if (hp.n_swa == 0) return;
+    hp.swa_layers.assign(static_cast<size_t>(hp.n_layer), true);
+    const GgufValue* pattern = file.find(a + "attention.sliding_window_pattern");
+    if (pattern != nullptr && pattern->type() == GgufType::ARRAY) {
+        // One flag per layer (true: sliding window), as llama.cpp's get_arr reads it.
+        const std::vector<GgufValue>& flags = pattern->as_array().items;
+        if (flags.size() != static_cast<size_t>(hp.n_layer)) {
+            throw Error(file.path() + ": attention.sliding_window_pattern has " + std::to_string(flags.size()) +
+                        " entries for " + std::to_string(hp.n_layer) + " layers");
+        }
+        for (size_t l = 0; l < flags.size(); ++l) hp.swa_layers[l] = flags[l].as_bool();
+        return;
+    }
+    // Every n-th layer (the last of each group of n) attends to everything, as llama.cpp's
+    // set_swa_pattern(n) without dense_first; n = 0 makes every layer a sliding-window one.
+    const int64_t n = pattern != nullptr ? pattern->as_int() : default_pattern;
+    if (n < 0) throw Error(file.path() + ": attention.sliding_window_pattern must not be negative");
+    for (int l = 0; l < hp.n_layer; ++l) hp.swa_layers[static_cast<size_t>(l)] = n == 0 || l % n < n - 1;
+}
+
+void load_llama_layer(const GgufFile& file, const Hparams& hp, int layer, LayerWeights& L) {
+    const std::string p = "blk." + std::to_string(layer) + ".";
+    L.attn_norm = load_vector(file, p + "attn_norm.weight", hp.n_embd);
+    L.wq = load_matrix(file, p + "attn_q.weight", hp.n_embd, hp.q_dim());
+    L.wk = load_matrix(file, p + "attn_k.weight", hp.n_embd, hp.kv_dim());
+    L.wv = load_matrix(file, p + "attn_v.weight", hp.n_embd, hp.kv_dim());
+    L.wo = load_matrix(file, p + "attn_output.weight", hp.q_dim(), hp.n_embd);
+    L.ffn_norm = load_vector(file, p + "ffn_norm.weight", hp.n_embd);
+    L.w_gate = load_matrix(file, p + "ffn_gate.weight", hp.n_embd, hp.n_ff);
+    L.w_up = load_matrix(file, p + "ffn_up.weight", hp.n_embd, hp.n_ff);
+    L.w_down = load_matrix(file, p + "ffn_down.weight", hp.n_ff, hp.n_embd);
+}
+
+namespace {
+
+// rows[t][i] += bias[i] (ggml_add of a bias row); nothing when the layer has no bias.
+void add_bias(float* rows, const std::vector<float>& bias, int n_rows) {
+    const size_t width = bias.size();
+    for (size_t t = 0; t < static_cast<size_t>(n_rows); ++t) {
+        for (size_t i = 0; i < width; ++i) rows[t * width + i] += bias[i];
+    }
+}
+
+}  // namespace
+
+void project_qkv(Batch& b, const LayerWeights& L, int l) {
+    const int n = b.n_tokens;
+    b.matmul(L.wq, b.xn, n, b.q);
+    add_bias(b.q, L.bq, n);
+    b.matmul(L.wk, b.xn, n, b.k);
+    add_bias(b.k, L.bk, n);
+    b.matmul(L.wv, b.xn, n, b.v);
+    add_bias(b.v, L.bv, n);
+    b.trace({"Qcur", l}, b.q, {n, b.hp.q_dim()});
+    b.trace({"Kcur", l}, b.k, {n, b.hp.kv_dim()});
+    b.trace({"Vcur", l}, b.v, {n, b.hp.kv_dim()});
+}
+
+void gated_feed_forward(Batch& b, const LayerWeights& L, int l, int rows, GatedActivation act) {
+    const Hparams& hp = b.hp;
+    b.matmul(L.w_gate, b.xn, rows, b.gate);
+    b.matmul(L.w_up, b.xn, rows, b.up);
+    b.trace({"ffn_gate", l}, b.gate, {rows, hp.n_ff});
+    b.trace({"ffn_up", l}, b.up, {rows, hp.n_ff});
+    if (act == GatedActivation::Silu) {
+        b.swiglu(b.gate, b.up, rows, b.gate);
+        b.trace({"ffn_swiglu", l}, b.gate, {rows, hp.n_ff});
+    } else {
+        b.geglu(b.gate, b.up, rows, b.gate);
+        b.trace({"ffn_geglu", l}, b.gate, {rows, hp.n_ff});
+    }
+    b.matmul(L.w_down, b.gate, rows, b.xn);
+    b.trace({"ffn_out", l}, b.xn, {rows, hp.n_embd});
 }
 
 }  // namespace natter

@@ -41,8 +41,27 @@ std::string supported_architectures();
 // The <arch>.* keys that llama.cpp reads the same way for every llama-like family (sizes,
 // head counts, RMS epsilon, RoPE dimensions and base), checked against each other.
 void read_transformer_hparams(const GgufFile& file, Hparams& hp);
+// <arch>.rope.scaling.type and .factor: none, linear (freq_scale) or llama3 (the
+// rope_freqs tensor); any other is an error naming it.
+void read_rope_scaling(const GgufFile& file, Hparams& hp);
+// <arch>.attention.sliding_window (0 or absent: none) and .sliding_window_pattern (one flag
+// per layer, or n: every n-th layer global; absent: default_pattern) into hp.n_swa and
+// hp.swa_layers.
+void read_sliding_window(const GgufFile& file, Hparams& hp, int default_pattern);
 
 class Forward;
+
+// The pieces several families' blocks share, written in Batch's operations (arch.cpp).
+//
+// llama's layer tensors: attn_norm, attn_q/k/v/output, ffn_norm, ffn_gate/up/down.
+void load_llama_layer(const GgufFile& file, const Hparams& hp, int layer, LayerWeights& L);
+// q, k, v = Wq · xn, Wk · xn, Wv · xn, each plus its bias where the layer has one, traced as
+// Qcur, Kcur and Vcur (llama.cpp's build_qkv).
+void project_qkv(Batch& b, const LayerWeights& L, int layer);
+enum class GatedActivation { Silu, Gelu };
+// xn = W_down · (act(W_gate · xn) * (W_up · xn)) over `rows` rows (build_ffn with a parallel
+// gate), traced as ffn_gate, ffn_up, ffn_swiglu or ffn_geglu, and ffn_out.
+void gated_feed_forward(Batch& b, const LayerWeights& L, int layer, int rows, GatedActivation act);
 
 // One batch of tokens on its way through the layers. Forward makes one per batch and hands
 // it to the architecture's block for every layer.
@@ -76,8 +95,15 @@ public:
     void swiglu(const float* gate_in, const float* up_in, int rows, float* out);
     // Rotates the heads of q (n_head) and k (n_head_kv) in place, row t at position n_past + t.
     void rope(float* q_rows, float* k_rows);
+    // The same with the given rotation (a sliding-window layer's: hp.rope_for(layer)).
+    void rope(float* q_rows, float* k_rows, const RopeConfig& rope);
+    // out = gelu(gate) * up over `rows` rows of n_ff (ops.h: geglu).
+    void geglu(const float* gate_in, const float* up_in, int rows, float* out);
+    // data[i] *= s over `rows` rows of `width`.
+    void scale(float* data, int rows, int width, float s);
     // Stores this batch's k and v in the layer's cache and writes into attn, for every row
-    // and query head, softmax(q·K / sqrt(head_dim)) · V over the positions up to the row's.
+    // and query head, softmax(q·K * hp.kq_scale) · V over the positions up to the row's
+    // (in a sliding-window layer, over the last hp.n_swa of them).
     void attention(int layer);
     // The rows that go on to the feed-forward of `layer`: all of them, except in the last
     // layer, where only those whose logits are wanted do (moved to the front of x), as in

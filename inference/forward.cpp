@@ -122,6 +122,11 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
     batch.rms_norm(batch.x, model_.output_norm(), n_out, batch.xn);
     batch.trace({"result_norm"}, batch.xn, {n_out, hp.n_embd});
     batch.matmul(model_.output(), batch.xn, n_out, logits_out);
+    if (const float cap = hp.final_logit_softcap; cap != 0.0f) {
+        // ggml_scale, ggml_tanh, ggml_scale, as llama.cpp's graph does it.
+        float* z = logits_out;
+        for (size_t i = 0; i < static_cast<size_t>(n_out) * hp.n_vocab; ++i) z[i] = std::tanh(z[i] * (1.0f / cap)) * cap;
+    }
     batch.trace({"result_output"}, logits_out, {n_out, hp.n_vocab});
     return true;
 }
@@ -153,14 +158,25 @@ void Batch::swiglu(const float* gate_in, const float* up_in, int rows, float* ou
     for (int t = 0; t < rows; ++t) natter::swiglu(gate_in + t * ff, up_in + t * ff, hp.n_ff, out + t * ff);
 }
 
-void Batch::rope(float* q_rows, float* k_rows) {
+void Batch::rope(float* q_rows, float* k_rows) { rope(q_rows, k_rows, hp.rope); }
+
+void Batch::rope(float* q_rows, float* k_rows, const RopeConfig& cfg) {
     float* cos_v = forward_.rope_cos_.data();
     float* sin_v = forward_.rope_sin_.data();
     for (int t = 0; t < n_tokens; ++t) {
-        rope_cos_sin(hp.rope, n_past + t, cos_v, sin_v);
-        rope_apply(q_rows + static_cast<size_t>(t) * hp.q_dim(), hp.n_head, hp.head_dim, hp.rope.n_rot, cos_v, sin_v);
-        rope_apply(k_rows + static_cast<size_t>(t) * hp.kv_dim(), hp.n_head_kv, hp.head_dim, hp.rope.n_rot, cos_v, sin_v);
+        rope_cos_sin(cfg, n_past + t, cos_v, sin_v);
+        rope_apply(cfg, q_rows + static_cast<size_t>(t) * hp.q_dim(), hp.n_head, hp.head_dim, cos_v, sin_v);
+        rope_apply(cfg, k_rows + static_cast<size_t>(t) * hp.kv_dim(), hp.n_head_kv, hp.head_dim, cos_v, sin_v);
     }
+}
+
+void Batch::geglu(const float* gate_in, const float* up_in, int rows, float* out) {
+    const size_t ff = static_cast<size_t>(hp.n_ff);
+    for (int t = 0; t < rows; ++t) natter::geglu(gate_in + t * ff, up_in + t * ff, hp.n_ff, out + t * ff);
+}
+
+void Batch::scale(float* data, int rows, int width, float s) {
+    natter::scale(data, static_cast<int64_t>(rows) * width, s);
 }
 
 void Batch::attention(int layer) {
@@ -228,7 +244,9 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     const int hd = hp.head_dim;
     const int kvh = h / (hp.n_head / hp.n_head_kv);
     const int pos = n_past + t;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float scale = hp.kq_scale != 0.0f ? hp.kq_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+    // A sliding-window layer sees positions (pos - n_swa, pos], as llama.cpp's SWA mask.
+    const int first = hp.is_swa(layer) ? std::max(0, pos - hp.n_swa + 1) : 0;
     const Kernels& k = kernels();
     // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS
     // (both here on the F16 values widened to floats, which changes no product or sum).
@@ -241,11 +259,14 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     float* q32 = &q32_[static_cast<size_t>(thread) * hd];
     k.fp16_to_fp32_row(q, q32, hd);
     if (n_tokens == 1) {
-        for (int j = 0; j <= pos; ++j) w[j] = k.dot_f16_widened_y(hd, cache_.k_at(layer, j) + kvh * hd, q32);
+        for (int j = first; j <= pos; ++j) w[j] = k.dot_f16_widened_y(hd, cache_.k_at(layer, j) + kvh * hd, q32);
     } else {
-        k.dot_f16_batch_rows_widened(hd, k32_.data() + kvh * hd, kv_dim, pos + 1, q32, w);
+        k.dot_f16_batch_rows_widened(hd, k32_.data() + static_cast<size_t>(first) * kv_dim + kvh * hd, kv_dim,
+                                     pos + 1 - first, q32, w + first);
     }
-    for (int j = 0; j < n_kv; ++j) w[j] = j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
+    for (int j = 0; j < n_kv; ++j) {
+        w[j] = j >= first && j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
+    }
     softmax(w, n_kv);
     k.fp32_to_fp16_row(w, p16, n_kv);
     float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];

@@ -23,9 +23,22 @@ struct Hparams {
     int n_ff = 0;
     float rms_eps = 1e-5f;
     RopeConfig rope;
+    // The scores q·k are multiplied by this before the softmax; 0: 1/sqrt(head_dim).
+    float kq_scale = 0.0f;
+    // Sliding-window attention: a layer with swa_layers[l] set sees only the last n_swa
+    // positions (itself included) and rotates with rope_swa (gemma3's local layers).
+    int n_swa = 0;
+    std::vector<bool> swa_layers;  // empty: none
+    RopeConfig rope_swa;
+    // gemma3's scale of the queries before attention (f_attention_scale in llama.cpp).
+    float q_scale = 1.0f;
+    // Final logits become c * tanh(logits / c) (0: not capped).
+    float final_logit_softcap = 0.0f;
 
     int kv_dim() const { return n_head_kv * head_dim; }
     int q_dim() const { return n_head * head_dim; }
+    bool is_swa(int layer) const { return !swa_layers.empty() && swa_layers[static_cast<size_t>(layer)]; }
+    const RopeConfig& rope_for(int layer) const { return is_swa(layer) ? rope_swa : rope; }
 };
 
 // One layer's weights, the union of what the supported architectures use. llama fills the

@@ -149,20 +149,64 @@ void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin
     }
 }
 
-void rope_apply(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+void rope_apply(const RopeConfig& cfg, float* x, int n_heads, int head_dim, const float* cos_v, const float* sin_v) {
+    const int half = cfg.n_rot / 2;
+    // Pair i's two elements: 2i and 2i+1, or i and i + n_rot/2.
+    const int first = cfg.neox ? 1 : 2;
+    const int second = cfg.neox ? half : 1;
     for (int h = 0; h < n_heads; ++h) {
         float* v = x + static_cast<size_t>(h) * head_dim;
-        for (int i = 0; i < n_rot / 2; ++i) {
-            const float a = v[2 * i];
-            const float b = v[2 * i + 1];
+        for (int i = 0; i < half; ++i) {
+            float* p = v + first * i;
+            const float a = p[0];
+            const float b = p[second];
             // llama.cpp's compiled rotation fuses one product of each pair into the add.
-            v[2 * i] = std::fma(a, cos_v[i], -(b * sin_v[i]));
-            v[2 * i + 1] = std::fma(a, sin_v[i], b * cos_v[i]);
+            p[0] = std::fma(a, cos_v[i], -(b * sin_v[i]));
+            p[second] = std::fma(a, sin_v[i], b * cos_v[i]);
         }
     }
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) { kernels().swiglu(n, gate, up, out); }
+
+namespace {
+
+// ggml_gelu_f32 as ggml-cpu compiles it (the compiler fuses 1 + a*x*x into one FMA).
+float gelu_tanh(float x) {
+    constexpr float kCoefA = 0.044715f;
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f)));
+}
+
+// gelu at every F16 input, rounded to F16 (ggml_table_gelu_f16).
+const std::vector<uint16_t>& gelu_table() {
+    static const std::vector<uint16_t> table = [] {
+        std::vector<uint16_t> t(1 << 16);
+        for (size_t i = 0; i < t.size(); ++i) t[i] = fp32_to_fp16(gelu_tanh(fp16_to_fp32(static_cast<uint16_t>(i))));
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace
+
+void geglu(const float* gate, const float* up, int64_t n, float* out) {
+    const std::vector<uint16_t>& table = gelu_table();
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = gate[i];
+        if (x <= -10.0f) {
+            out[i] = 0.0f;
+        } else if (x >= 10.0f) {
+            out[i] = x * up[i];
+        } else {
+            out[i] = fp16_to_fp32(table[fp32_to_fp16(x)]) * up[i];
+        }
+    }
+}
+
+void scale(float* x, int64_t n, float s) {
+    for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
 
 void softmax(float* x, int64_t n) {
     float max = -std::numeric_limits<float>::infinity();

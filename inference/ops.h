@@ -38,19 +38,27 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Threa
 // out = x / sqrt(mean(x^2) + eps) * weight
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
 
-// Precomputed rotary cos/sin for one position (interleaved pairs: x[2i], x[2i+1]).
+// Precomputed rotary cos/sin for one position. Pair i is (x[2i], x[2i+1]) (llama's
+// interleaved pairs) or, with neox, (x[i], x[i + n_rot/2]) (GPT-NeoX's halves: qwen2, qwen3,
+// gemma3, phi3).
 struct RopeConfig {
     int n_rot = 0;              // dimensions rotated per head
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;    // 1/linear scaling factor
     std::vector<float> freq_factors;  // llama-3 rope_freqs (n_rot/2 values) or empty
+    bool neox = false;
 };
 void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin_out);
 // Rotates each of n_heads heads (head_dim apart) of x in place.
-void rope_apply(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
+void rope_apply(const RopeConfig& cfg, float* x, int n_heads, int head_dim, const float* cos_v, const float* sin_v);
 
 // out[i] = silu(gate[i]) * up[i] for one row.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// out[i] = gelu(gate[i]) * up[i] for one row, GELU in its tanh form read from a table of its
+// F16-rounded value at every F16 input, as ggml's CPU backend computes it (GGML_GELU_FP16).
+void geglu(const float* gate, const float* up, int64_t n, float* out);
+// x[i] *= s for n values (ggml_scale).
+void scale(float* x, int64_t n, float s);
 
 // In-place softmax over x[0..n) (entries of -inf get probability 0).
 void softmax(float* x, int64_t n);

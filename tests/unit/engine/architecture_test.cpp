@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/paths.h"
 #include "inference/arch.h"
 #include "inference/forward.h"
 #include "inference/model.h"
@@ -40,7 +41,8 @@ public:
 
 TEST(EngineArchitecture, LlamaIsRegistered) {
     EXPECT_STREQ(natter::find_architecture("llama", "x.gguf").name, "llama");
-    EXPECT_EQ(natter::supported_architectures(), "llama");
+    EXPECT_STREQ(natter::find_architecture("gemma3", "x.gguf").name, "gemma3");
+    EXPECT_EQ(natter::supported_architectures(), "llama, gemma3");
 }
 
 TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes) {
@@ -58,7 +60,7 @@ TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes)
         ADD_FAILURE() << "a mamba model loaded";
     } catch (const natter::Error& e) {
         EXPECT_EQ(std::string(e.what()),
-                  path.string() + ": architecture 'mamba' (general.architecture) is not supported; natter runs llama");
+                  path.string() + ": architecture 'mamba' (general.architecture) is not supported; natter runs llama, gemma3");
     }
     fs::remove(path);
 }
@@ -106,6 +108,31 @@ TEST(EngineArchitecture, TraceSeesLlamaCppsNodeNamesAndChangesNothing) {
     EXPECT_EQ(rec.names[rec.names.size() - 2], "result_norm");
     EXPECT_EQ(rec.names.back(), "result_output");
     EXPECT_EQ(rec.shapes.back(), (std::vector<int64_t>{1, hp.n_vocab}));
+}
+
+// Gemma 3 270M's hyper-parameters as llama.cpp derives them (llama_model_gemma3 and
+// set_swa_pattern(6)): every sixth layer global with the file's RoPE base, the others local
+// with base 10000 and the 512-position window; the queries scaled by 1/sqrt(head_dim).
+TEST(EngineArchitecture, Gemma3ReadsLlamaCppsSlidingWindowPattern) {
+    const std::string path = natter::paths::model_cache_dir().string() + "/gemma-3-270m-q4_k_m.gguf";
+    ASSERT_TRUE(fs::exists(path)) << path << " is missing (scripts/setup and scripts/test download it)";
+    const auto model = natter::Model::load(path);
+    const natter::Hparams& hp = model->hparams();
+    EXPECT_STREQ(model->architecture().name, "gemma3");
+    EXPECT_EQ(hp.n_layer, 18);
+    EXPECT_EQ(hp.head_dim, 256);
+    EXPECT_EQ(hp.n_swa, 512);
+    for (int l = 0; l < hp.n_layer; ++l) EXPECT_EQ(hp.is_swa(l), l % 6 != 5) << "layer " << l;
+    EXPECT_EQ(hp.rope.freq_base, 1e6f);
+    EXPECT_EQ(hp.rope_swa.freq_base, 10000.0f);
+    EXPECT_TRUE(hp.rope.neox && hp.rope_swa.neox);
+    EXPECT_EQ(hp.q_scale, 1.0f / 16.0f);
+    EXPECT_EQ(hp.kq_scale, 1.0f);
+    EXPECT_EQ(hp.final_logit_softcap, 0.0f);
+    for (const natter::LayerWeights& L : model->layers()) {
+        EXPECT_EQ(L.attn_q_norm.size(), 256u);
+        EXPECT_EQ(L.ffn_post_norm.size(), 640u);
+    }
 }
 
 TEST(EngineArchitecture, NoTraceWithoutTheDumpDirectory) {

@@ -105,14 +105,17 @@ TEST_P(EngineVsLlamaCpp, MatchesReference) {
     const json doc = json::parse(in);
     const json& ref = doc["cases"][c.index];
     const std::string path = model_path(c.model, doc);
-    ASSERT_TRUE(fs::exists(path)) << path << " is missing (the ctest fixture make_variants makes it)";
+    ASSERT_TRUE(fs::exists(path)) << path << " is missing ("
+                                  << (doc.contains("type") ? "the ctest fixture make_variants makes it"
+                                                           : "scripts/setup and scripts/test download it")
+                                  << ")";
     const natter::Model& model = cached_model(path);
 
     const auto ref_prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
     const auto ours = model.tokenizer().tokenize(ref["prompt"].get<std::string>(), true, true);
     EXPECT_EQ(ours, ref_prompt) << "prompt tokenization differs from llama.cpp";
 
-    natter::Forward fwd(model, natter::ForwardOptions{512, 512, 0});
+    natter::Forward fwd(model, natter::ForwardOptions{doc.value("n_ctx", 512), 512, 0});
     std::span<const float> logits = fwd.eval(ref_prompt, 0);
 
     // First generated position: all logits close, same top-10 ranking.
