@@ -474,6 +474,22 @@ class Chat(unittest.TestCase):
         t.keys("F11")
         t.wait_for(lambda s: "tokens/s \u00b7 first token" not in s, "the numbers to be hidden again")
 
+    def test_a_recalled_history_line_that_is_edited_and_left_is_not_rewritten(self):
+        t = self.open(STORIES, "-n", "2")
+        t.send("first message")
+        t.wait_idle(1)
+        t.keys("Up")
+        t.wait_for(lambda s: s.rstrip().endswith("\u203a first message"), "the recalled line")
+        t.type(" EDITED")
+        t.keys("Down")
+        t.wait_for(lambda s: s.rstrip().endswith("\u203a"), "an empty input line")
+        t.send("second message")
+        t.wait_idle(2)
+        t.keys("Up", "Up")
+        screen = t.wait_for(lambda s: s.rstrip().endswith("\u203a first message") or "EDITED" in s.splitlines()[-1],
+                            "the first entry recalled")
+        self.assertTrue(screen.rstrip().endswith("\u203a first message"), screen.splitlines()[-1])
+
     def test_llama_cpp_alpaca_instruct_line_runs_verbatim(self):
         t = self.open_tutorial_line("natter chat -m model.gguf --color -f prompts/alpaca.txt -ins -c 2048 "
                                     "--temp 0.2 -n 256 --repeat_penalty 1.3")
