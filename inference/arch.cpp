@@ -7,13 +7,19 @@ namespace natter {
 // Each defined in its inference/arch_<name>.cpp.
 extern const Architecture kLlamaArchitecture;
 extern const Architecture kGemma3Architecture;
+extern const Architecture kQwen2Architecture;
+extern const Architecture kQwen3Architecture;
+extern const Architecture kPhi3Architecture;
 
 namespace {
 
 // The architectures natter runs, by general.architecture. A new family: one line here.
 const Architecture* const kArchitectures[] = {
     &kLlamaArchitecture,
+    &kQwen2Architecture,
+    &kQwen3Architecture,
     &kGemma3Architecture,
+    &kPhi3Architecture,
 };
 
 }  // namespace
@@ -70,6 +76,12 @@ void read_rope_scaling(const GgufFile& file, Hparams& hp) {
     } else if (scaling != "none" && scaling != "llama3") {
         throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3)");
     }
+}
+
+void read_neox_hparams(const GgufFile& file, Hparams& hp) {
+    read_transformer_hparams(file, hp);
+    read_rope_scaling(file, hp);
+    hp.rope.neox = true;
 }
 
 void read_sliding_window(const GgufFile& file, Hparams& hp, int default_pattern) {

@@ -14,9 +14,7 @@ namespace natter {
 namespace {
 
 void read_hparams(const GgufFile& file, Hparams& hp) {
-    read_transformer_hparams(file, hp);
-    read_rope_scaling(file, hp);  // the global layers' (cparams.rope_freq_scale)
-    hp.rope.neox = true;
+    read_neox_hparams(file, hp);  // the rope scaling is the global layers' (cparams.rope_freq_scale)
     read_sliding_window(file, hp, 6);
     hp.rope_swa = hp.rope;
     hp.rope_swa.freq_base = static_cast<float>(file.get_float(hp.architecture + ".rope.freq_base_swa", 10000.0));

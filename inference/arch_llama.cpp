@@ -2,7 +2,8 @@
 // Mistral 7B...): pre-norm blocks with RMS norm, RoPE on interleaved pairs, grouped-query
 // attention and a SwiGLU feed-forward, without biases. The block follows llama.cpp's
 // llm_build_llama operation for operation, so its tensors (traced under the names of that
-// graph's nodes) and its logits are llama.cpp's bit for bit.
+// graph's nodes) and its logits are llama.cpp's bit for bit. qwen2, qwen3 and phi3 run the
+// same block (llama_style_block), with the Q/K/V biases, Q/K norms or query scale they add.
 #include "inference/arch.h"
 
 namespace natter {
@@ -14,7 +15,9 @@ void read_hparams(const GgufFile& file, Hparams& hp) {
     read_rope_scaling(file, hp);
 }
 
-void block(Batch& b, const LayerWeights& L, int l) {
+}  // namespace
+
+void llama_style_block(Batch& b, const LayerWeights& L, int l) {
     const Hparams& hp = b.hp;
     const int n = b.n_tokens;
 
@@ -22,9 +25,16 @@ void block(Batch& b, const LayerWeights& L, int l) {
     b.rms_norm(b.x, L.attn_norm, n, b.xn);
     b.trace({"attn_norm", l}, b.xn, {n, hp.n_embd});
     project_qkv(b, L, l);
-    b.rope(b.q, b.k);
+    if (!L.attn_q_norm.empty()) {  // qwen3: each head of Q and K RMS-normed before RoPE
+        b.rms_norm(b.q, L.attn_q_norm, n * hp.n_head, b.q);
+        b.trace({"Qcur_normed", l}, b.q, {n, hp.n_head, hp.head_dim});
+        b.rms_norm(b.k, L.attn_k_norm, n * hp.n_head_kv, b.k);
+        b.trace({"Kcur_normed", l}, b.k, {n, hp.n_head_kv, hp.head_dim});
+    }
+    b.rope(b.q, b.k, hp.rope_for(l));
     b.trace({"Qcur", l, 2}, b.q, {n, hp.n_head, hp.head_dim});
     b.trace({"Kcur", l, 2}, b.k, {n, hp.n_head_kv, hp.head_dim});
+    if (hp.q_scale != 1.0f) b.scale(b.q, n, hp.q_dim(), hp.q_scale);  // phi3
     b.attention(l);
     b.matmul(L.wo, b.attn, n, b.xn);
     b.trace({"attn_out", l}, b.xn, {n, hp.n_embd});
@@ -42,8 +52,6 @@ void block(Batch& b, const LayerWeights& L, int l) {
     b.trace({"l_out", l}, b.x, {rows, hp.n_embd});
 }
 
-}  // namespace
-
-extern const Architecture kLlamaArchitecture{"llama", read_hparams, load_llama_layer, block};
+extern const Architecture kLlamaArchitecture{"llama", read_hparams, load_llama_layer, llama_style_block};
 
 }  // namespace natter

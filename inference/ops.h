@@ -22,6 +22,10 @@ struct WeightMatrix {
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
     bool empty() const { return data == nullptr; }  // an optional weight the model lacks
+    // Rows [first, first + n) as a matrix of their own (one part of a fused projection).
+    WeightMatrix rows_view(int64_t first, int64_t n) const {
+        return {type, cols, n, row_bytes, data + static_cast<size_t>(first) * row_bytes};
+    }
 };
 
 // The summation order llama.cpp uses for row `token` of a batch of n_tokens rows multiplied

@@ -57,6 +57,12 @@ with open(GENESIS, encoding="utf-8") as f:
 PROMPTS["gemma_chat"] = ("<start_of_turn>user\nWhat is the tallest mountain in the world?<end_of_turn>\n"
                          "<start_of_turn>model\n")
 GEMMA3_PROMPTS = ["capital", "story", "chinese", "code", "emoji", "gemma_chat", "genesis"]
+# The tiny random qwen2, qwen3 and phi3 models (make_arch_models.py; stories260K's vocabulary),
+# a batch of about 300 prompt tokens among them.
+PROMPTS["long_story"] = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+                         "park with her dog. One day, they found a big red ball under a tree. ") * 6
+ARCH_MODELS = [f"{a}-random-{t}" for a in ("qwen2", "qwen3", "phi3") for t in ("q8_0", "q4_k_m")]
+ARCH_PROMPTS = ["Once upon a time", "The little dog", "long_story"]
 
 
 def require_avx2_backend():
@@ -132,6 +138,8 @@ def main():
     models = [("smollm2-q4_1", DEFAULT_MODEL, ["capital", "story", "chinese", "code", "chat", "emoji"], {}),
               ("stories260k", STORIES, ["Once upon a time", "The little dog"], {}),
               ("gemma3-270m-q4_k_m", GEMMA3, GEMMA3_PROMPTS, {"n_ctx": 1024})]
+    models += [(m, os.path.join(HERE, "..", "data", "models", f"{m}.gguf"), ARCH_PROMPTS,
+                {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}) for m in ARCH_MODELS]
     for t in VARIANT_TYPES:
         path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
         if args.only and args.only != f"smollm2-{t.lower()}":

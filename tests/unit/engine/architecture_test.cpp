@@ -42,7 +42,7 @@ public:
 TEST(EngineArchitecture, LlamaIsRegistered) {
     EXPECT_STREQ(natter::find_architecture("llama", "x.gguf").name, "llama");
     EXPECT_STREQ(natter::find_architecture("gemma3", "x.gguf").name, "gemma3");
-    EXPECT_EQ(natter::supported_architectures(), "llama, gemma3");
+    EXPECT_EQ(natter::supported_architectures(), "llama, qwen2, qwen3, gemma3, phi3");
 }
 
 TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes) {
@@ -60,7 +60,7 @@ TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes)
         ADD_FAILURE() << "a mamba model loaded";
     } catch (const natter::Error& e) {
         EXPECT_EQ(std::string(e.what()),
-                  path.string() + ": architecture 'mamba' (general.architecture) is not supported; natter runs llama, gemma3");
+                  path.string() + ": architecture 'mamba' (general.architecture) is not supported; natter runs llama, qwen2, qwen3, gemma3, phi3");
     }
     fs::remove(path);
 }

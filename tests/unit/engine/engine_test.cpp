@@ -65,6 +65,9 @@ std::vector<Case> all_cases() {
 std::string model_path(const std::string& name, const json& doc) {
     if (doc.contains("type")) return cache_dir() + "/variants/" + name + ".gguf";
     if (name == "stories260k") return std::string(NATTER_TEST_DATA_DIR) + "/models/stories260K.gguf";
+    if (doc.value("in_test_data", false)) {
+        return std::string(NATTER_TEST_DATA_DIR) + "/models/" + doc["model"].get<std::string>();
+    }
     return cache_dir() + "/models/" + doc["model"].get<std::string>();
 }
 
