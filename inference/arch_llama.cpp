@@ -13,6 +13,12 @@ namespace {
 void read_hparams(const GgufFile& file, Hparams& hp) {
     read_transformer_hparams(file, hp);
     read_rope_scaling(file, hp);
+    // Mistral-style sliding window (llama.attention.sliding_window): every layer attends to the
+    // last n_swa positions, as the model was trained (Mistral 7B v0.1: 4096). llama.cpp's llama
+    // graph ignores the key and attends to everything, so the two agree bit for bit while the
+    // context is within the window and natter alone honours it past that.
+    read_sliding_window(file, hp, 0);
+    hp.rope_swa = hp.rope;
 }
 
 }  // namespace

@@ -45,16 +45,22 @@ TEST(EngineArchitecture, LlamaIsRegistered) {
     EXPECT_EQ(natter::supported_architectures(), "llama, qwen2, qwen3, gemma3, phi3");
 }
 
-TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes) {
-    // stories260K with another general.architecture: the tokenizer and the weights are fine,
-    // only the architecture is not.
+// stories260K written to a temporary file with one metadata key set to value.
+fs::path stories_with(const std::string& key, natter::GgufValue value) {
     const natter::GgufFile src = natter::GgufFile::open(stories_path());
     natter::GgufWriter w;
-    for (const auto& [key, value] : src.metadata()) w.set(key, value);
-    w.set("general.architecture", natter::GgufValue{std::string("mamba")});
+    for (const auto& [k, v] : src.metadata()) w.set(k, v);
+    w.set(key, std::move(value));
     for (const natter::GgufTensor& t : src.tensors()) w.add_tensor(t.name, t.type, t.shape, t.data, t.nbytes);
     const fs::path path = fs::temp_directory_path() / ("natter-arch-test-" + std::to_string(::getpid()) + ".gguf");
     w.write(path.string());
+    return path;
+}
+
+TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes) {
+    // stories260K with another general.architecture: the tokenizer and the weights are fine,
+    // only the architecture is not.
+    const fs::path path = stories_with("general.architecture", natter::GgufValue{std::string("mamba")});
     try {
         natter::Model::load(path.string());
         ADD_FAILURE() << "a mamba model loaded";
@@ -133,6 +139,64 @@ TEST(EngineArchitecture, Gemma3ReadsLlamaCppsSlidingWindowPattern) {
         EXPECT_EQ(L.attn_q_norm.size(), 256u);
         EXPECT_EQ(L.ffn_post_norm.size(), 640u);
     }
+}
+
+std::vector<float> last_logits(natter::Forward& f, const std::vector<int32_t>& tokens) {
+    const auto logits = f.eval(tokens, 0);
+    return {logits.begin(), logits.end()};
+}
+
+// A llama file with llama.attention.sliding_window (Mistral-style): every layer sees only the
+// last n_swa positions. Within the window it is the model without one, bit for bit; past it,
+// a token further back than the layers can carry (n_layer * (n_swa - 1) positions) changes
+// nothing at all, while without the window it does.
+TEST(EngineArchitecture, LlamaSlidingWindowHidesWhatIsOutsideIt) {
+    const fs::path path = stories_with("llama.attention.sliding_window", natter::GgufValue{uint32_t{4}});
+    const auto swa = natter::Model::load(path.string());
+    fs::remove(path);
+    const auto full = natter::Model::load(stories_path());
+    const natter::Hparams& hp = swa->hparams();
+    ASSERT_EQ(hp.n_swa, 4);
+    for (int l = 0; l < hp.n_layer; ++l) EXPECT_TRUE(hp.is_swa(l));
+    EXPECT_FALSE(full->hparams().is_swa(0));
+
+    natter::Forward fs_(*swa, natter::ForwardOptions{64, 64, 1});
+    natter::Forward ff(*full, natter::ForwardOptions{64, 64, 1});
+    const std::vector<int32_t> within = {1, 403, 407, 261};
+    EXPECT_EQ(last_logits(fs_, within), last_logits(ff, within));
+
+    std::vector<int32_t> a(40), b;
+    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<int32_t>(i == 0 ? 1 : 300 + (i * 7) % 200);
+    b = a;
+    b[1] = 260;  // position 1: at most n_layer * 3 + 1 positions from it see it, far below 39
+    ASSERT_LT(1 + hp.n_layer * (hp.n_swa - 1), 39);
+    EXPECT_EQ(last_logits(fs_, a), last_logits(fs_, b));
+    EXPECT_NE(last_logits(ff, a), last_logits(ff, b));
+}
+
+// KV reuse past the sliding window (what the session does when a conversation changes late):
+// a gemma3 context cut back to position 520 and evaluated on from there gives the logits of a
+// context that never held the discarded tokens, bit for bit, in the local and global layers.
+TEST(EngineArchitecture, Gemma3CacheTruncatedPastTheWindowResumesExactly) {
+    const std::string path = natter::paths::model_cache_dir().string() + "/gemma-3-270m-q4_k_m.gguf";
+    ASSERT_TRUE(fs::exists(path)) << path << " is missing (scripts/setup and scripts/test download it)";
+    const auto model = natter::Model::load(path);
+    std::vector<int32_t> tokens(540);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(i == 0 ? 2 : 1000 + (i * 37) % 5000);
+    const std::span<const int32_t> all(tokens);
+    auto run = [&](natter::Forward& f, bool detour) {
+        f.eval(all.subspan(0, 512), 0);
+        f.eval(all.subspan(512, 8), 512);
+        if (detour) {  // 10 other tokens at 520..529, then forgotten
+            const std::vector<int32_t> other(10, 4242);
+            f.eval(other, 520);
+        }
+        const auto logits = f.eval(all.subspan(520, 20), 520);
+        return std::vector<float>(logits.begin(), logits.end());
+    };
+    natter::Forward fresh(*model, natter::ForwardOptions{1024, 512, 2});
+    natter::Forward reused(*model, natter::ForwardOptions{1024, 512, 2});
+    EXPECT_EQ(run(reused, true), run(fresh, false));
 }
 
 TEST(EngineArchitecture, NoTraceWithoutTheDumpDirectory) {
