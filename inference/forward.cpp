@@ -46,6 +46,28 @@ Forward::Forward(const Model& model, const ForwardOptions& options)
       n_threads_(options.n_threads > 0 ? options.n_threads : default_threads()),
       pool_(n_threads_) {
     if (options.n_ctx <= 0) throw Error("the context size must be positive");
+    parked_.push_back(Sequence{KvCache(1, 0, 0), 0});
+}
+
+void Forward::set_sequences(int n) {
+    if (n < 1) throw Error("the number of sequences must be positive");
+    const Hparams& hp = model_.hparams();
+    use_sequence(0);
+    cache_ = KvCache(cache_.n_ctx, hp.n_layer, hp.kv_dim());
+    evaluated_ = 0;
+    parked_.clear();
+    parked_.push_back(Sequence{KvCache(1, 0, 0), 0});
+    for (int s = 1; s < n; ++s) parked_.push_back(Sequence{KvCache(cache_.n_ctx, hp.n_layer, hp.kv_dim()), 0});
+}
+
+void Forward::use_sequence(int seq) {
+    if (seq < 0 || seq >= n_sequences()) throw Error("sequence " + std::to_string(seq) + " does not exist");
+    if (seq == active_) return;
+    std::swap(cache_, parked_[static_cast<size_t>(active_)].cache);
+    parked_[static_cast<size_t>(active_)].evaluated = evaluated_;
+    std::swap(cache_, parked_[static_cast<size_t>(seq)].cache);
+    evaluated_ = parked_[static_cast<size_t>(seq)].evaluated;
+    active_ = seq;
 }
 
 void Forward::resize_scratch(int n) {
@@ -112,6 +134,46 @@ bool Forward::eval_batch(std::span<const int32_t> tokens, int n_past, bool all_l
     for (int t = 0; t < n; ++t) model_.embed(tokens[t], x_.data() + t * d);
 
     Batch batch(*this, n, n_past, n_out);
+    return run_layers(batch, n_out, stop, logits_out);
+}
+
+std::span<const float> Forward::decode(std::span<const int32_t> tokens, std::span<const int> seqs,
+                                       std::span<const int> positions) {
+    const Hparams& hp = model_.hparams();
+    const int n = static_cast<int>(tokens.size());
+    if (n == 0) throw Error("nothing to decode: the token list is empty");
+    if (seqs.size() != tokens.size() || positions.size() != tokens.size()) {
+        throw Error("decode needs one sequence and one position for each token");
+    }
+    std::vector<bool> seen(static_cast<size_t>(n_sequences()), false);
+    for (int r = 0; r < n; ++r) {
+        use_sequence(seqs[r]);  // checks the sequence
+        if (seen[static_cast<size_t>(seqs[r])]) throw Error("decode takes each sequence once per step");
+        seen[static_cast<size_t>(seqs[r])] = true;
+        if (positions[r] < 0 || positions[r] > evaluated_ || positions[r] >= cache_.n_ctx) {
+            throw Error("position " + std::to_string(positions[r]) + " of sequence " + std::to_string(seqs[r]) +
+                        " is outside its " + std::to_string(evaluated_) + " evaluated positions or the context");
+        }
+        if (tokens[r] < 0 || tokens[r] >= hp.n_vocab) {
+            throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary");
+        }
+    }
+    if (trace_) trace_->begin_eval();
+    resize_scratch(n);
+    const size_t d = static_cast<size_t>(hp.n_embd);
+    for (int t = 0; t < n; ++t) model_.embed(tokens[t], x_.data() + t * d);
+    logits_.resize(static_cast<size_t>(n) * hp.n_vocab);
+    Batch batch(*this, n, positions.data(), seqs.data());
+    run_layers(batch, n, nullptr, logits_.data());
+    for (int r = 0; r < n; ++r) {
+        use_sequence(seqs[r]);
+        evaluated_ = positions[r] + 1;
+    }
+    return logits_;
+}
+
+bool Forward::run_layers(Batch& batch, int n_out, const std::atomic<bool>* stop, float* logits_out) {
+    const Hparams& hp = model_.hparams();
     const Architecture& arch = model_.architecture();
     for (int l = 0; l < hp.n_layer; ++l) {
         if (stop && stop->load(std::memory_order_relaxed)) return false;
@@ -137,6 +199,11 @@ Batch::Batch(Forward& f, int n_tokens_, int n_past_, int n_out)
     : hp(f.model_.hparams()), n_tokens(n_tokens_), n_past(n_past_), x(f.x_.data()), xn(f.xn_.data()),
       q(f.q_.data()), k(f.k_.data()), v(f.v_.data()), attn(f.attn_.data()), gate(f.gate_.data()),
       up(f.up_.data()), forward_(f), trace_(f.trace_), n_out_(n_out) {}
+
+Batch::Batch(Forward& f, int n_tokens_, const int* positions, const int* seqs) : Batch(f, n_tokens_, 0, n_tokens_) {
+    positions_ = positions;
+    seqs_ = seqs;
+}
 
 void Batch::rms_norm(const float* in, const std::vector<float>& weight, int rows, float* out) {
     const size_t width = weight.size();
@@ -164,7 +231,7 @@ void Batch::rope(float* q_rows, float* k_rows, const RopeConfig& cfg) {
     float* cos_v = forward_.rope_cos_.data();
     float* sin_v = forward_.rope_sin_.data();
     for (int t = 0; t < n_tokens; ++t) {
-        rope_cos_sin(cfg, n_past + t, cos_v, sin_v);
+        rope_cos_sin(cfg, position(t), cos_v, sin_v);
         rope_apply(cfg, q_rows + static_cast<size_t>(t) * hp.q_dim(), hp.n_head, hp.head_dim, cos_v, sin_v);
         rope_apply(cfg, k_rows + static_cast<size_t>(t) * hp.kv_dim(), hp.n_head_kv, hp.head_dim, cos_v, sin_v);
     }
@@ -180,6 +247,10 @@ void Batch::scale(float* data, int rows, int width, float s) {
 }
 
 void Batch::attention(int layer) {
+    if (seqs_) {
+        forward_.attention_rows(layer, n_tokens, seqs_, positions_);
+        return;
+    }
     forward_.store_kv(layer, n_tokens, n_past);
     forward_.attention(layer, n_tokens, n_past);
 }
@@ -192,13 +263,33 @@ int Batch::output_rows(int layer) {
 }
 
 void Forward::store_kv(int layer, int n_tokens, int n_past) {
+    for (int t = 0; t < n_tokens; ++t) store_kv_row(layer, t, n_past + t);
+}
+
+void Forward::store_kv_row(int layer, int t, int pos) {
     const int kv_dim = model_.hparams().kv_dim();
-    for (int t = 0; t < n_tokens; ++t) {
-        const int pos = n_past + t;
-        kernels().fp32_to_fp16_row(&k_[static_cast<size_t>(t) * kv_dim], cache_.k_at(layer, pos), kv_dim);
-        const float* v = &v_[static_cast<size_t>(t) * kv_dim];
-        for (int i = 0; i < kv_dim; ++i) cache_.v_row(layer, i)[pos] = fp32_to_fp16(v[i]);
+    kernels().fp32_to_fp16_row(&k_[static_cast<size_t>(t) * kv_dim], cache_.k_at(layer, pos), kv_dim);
+    const float* v = &v_[static_cast<size_t>(t) * kv_dim];
+    for (int i = 0; i < kv_dim; ++i) cache_.v_row(layer, i)[pos] = fp32_to_fp16(v[i]);
+}
+
+// Each row as a lone token on its own sequence: the row's cache is made the current one, and
+// attention_head runs its single-query path with row t at position n_past + t = positions[t].
+void Forward::attention_rows(int layer, int n_rows, const int* seqs, const int* positions) {
+    const Hparams& hp = model_.hparams();
+    for (int t = 0; t < n_rows; ++t) {
+        use_sequence(seqs[t]);
+        store_kv_row(layer, t, positions[t]);
+        const size_t offset = static_cast<size_t>(t) * hp.q_dim();
+        kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
+        const int n_kv = cache_.padded_length(positions[t] + 1);
+        pool_.parallel_for(hp.n_head, 1, [&](int64_t begin, int64_t end, int thread) {
+            for (int64_t h = begin; h < end; ++h) {
+                attention_head(layer, t, static_cast<int>(h), 1, positions[t] - t, n_kv, thread);
+            }
+        });
     }
+    trace(trace_, {"kqv_out", layer}, attn_.data(), {n_rows, hp.q_dim()});
 }
 
 void Forward::attention(int layer, int n_tokens, int n_past) {

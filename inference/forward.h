@@ -11,6 +11,8 @@
 
 namespace natter {
 
+class Batch;
+
 // Keys and values of every layer, stored as F16 (as llama.cpp's default cache is). Values
 // are stored transposed, one row per dimension over all positions, as llama.cpp's cache
 // without flash attention keeps them: P·V is then a dot product along a row. The capacity
@@ -53,6 +55,21 @@ public:
     std::span<const float> eval(std::span<const int32_t> tokens, int n_past, bool all_logits = false,
                                 const std::atomic<bool>* stop = nullptr);
 
+    // Several sequences (the server's slots), each with a KV cache of its own of n_ctx
+    // positions. set_sequences(n) makes sequences 0..n-1 (all empty); use_sequence(s) makes s
+    // the one that eval() and evaluated() see. One sequence, the default, is today's engine.
+    void set_sequences(int n);
+    int n_sequences() const { return static_cast<int>(parked_.size()); }
+    void use_sequence(int seq);
+    // One step of several sequences at once: row r is token tokens[r] of sequence seqs[r] at
+    // position positions[r] (each sequence once, at most at its evaluated() position). Every
+    // weight matmul takes all the rows together; attention reads each row's own cache, as a
+    // lone token's does. Returns the logits of every row (row-major, n_vocab each). A row's
+    // logits are those eval() gives for its token alone wherever the weights' summation order
+    // does not depend on the batch size (inference/ops.cpp: matmul_path).
+    std::span<const float> decode(std::span<const int32_t> tokens, std::span<const int> seqs,
+                                  std::span<const int> positions);
+
     int n_ctx() const { return cache_.n_ctx; }
     int n_threads() const { return n_threads_; }
     int evaluated() const { return evaluated_; }  // positions now valid in the cache
@@ -69,8 +86,13 @@ private:
     // Runs one batch of tokens through every layer; false if stopped.
     bool eval_batch(std::span<const int32_t> tokens, int n_past, bool all_logits,
                     const std::atomic<bool>* stop, float* logits_out);
+    // The layers and, with logits_out, the output of batch's n_out rows; false if stopped.
+    bool run_layers(Batch& batch, int n_out, const std::atomic<bool>* stop, float* logits_out);
     void store_kv(int layer, int n_tokens, int n_past);
+    void store_kv_row(int layer, int t, int pos);
     void attention(int layer, int n_tokens, int n_past);
+    // decode()'s attention: row r against the cache of sequence seqs[r] at positions[r].
+    void attention_rows(int layer, int n_rows, const int* seqs, const int* positions);
     void widen_kv(int layer, int n_kv);
     void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
     void resize_scratch(int n_tokens);
@@ -82,6 +104,14 @@ private:
     int n_threads_;
     ThreadPool pool_;
     int evaluated_ = 0;
+    // The sequences' caches and positions while they are not the one in use (cache_ and
+    // evaluated_ hold that one's; its entry here holds an empty cache meanwhile).
+    struct Sequence {
+        KvCache cache;
+        int evaluated = 0;
+    };
+    std::vector<Sequence> parked_;
+    int active_ = 0;
     // Scratch, [n_tokens][width] each.
     std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_;
     std::vector<float> rope_cos_, rope_sin_;
