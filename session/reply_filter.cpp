@@ -45,11 +45,13 @@ std::string ReplyFilter::push(std::string_view text) {
     // Earliest end of the reply: a stop string (cut before it) or a reverse prompt (cut after).
     size_t cut = std::string::npos;
     StopReason reason = StopReason::None;
+    const std::string* word = nullptr;
     for (const auto& stop : stops_) {
         const size_t at = pending_.find(stop);
         if (at < cut) {
             cut = at;
             reason = StopReason::StopString;
+            word = &stop;
         }
     }
     // A reverse prompt may begin in text already shown (it is never held back).
@@ -62,12 +64,14 @@ std::string ReplyFilter::push(std::string_view text) {
         if (end < cut || (end == cut && reason != StopReason::StopString)) {
             cut = end;
             reason = StopReason::ReversePrompt;
+            word = &rp;
         }
     }
     if (reason != StopReason::None) {
         std::string out = release(cut);
         pending_.clear();
         reason_ = reason;
+        stopping_word_ = *word;
         return out;
     }
     return release(pending_.size() - held_back_length());

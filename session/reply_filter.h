@@ -22,6 +22,7 @@ public:
 
     bool stopped() const { return reason_ != StopReason::None; }
     StopReason reason() const { return reason_; }  // StopString, ReversePrompt or None
+    const std::string& stopping_word() const { return stopping_word_; }  // the stop string or reverse prompt that ended it
     const std::string& shown() const { return shown_; }  // the reply text so far
 
 private:
@@ -33,6 +34,7 @@ private:
     std::string shown_;
     std::string pending_;
     StopReason reason_ = StopReason::None;
+    std::string stopping_word_;
 };
 
 }  // namespace natter

@@ -112,15 +112,16 @@ std::vector<int32_t> tokenize_prompt(const Tokenizer& tokenizer, const ChatTempl
 
 // --- Impl ---------------------------------------------------------------------------------
 
-namespace {
-
-const ChatTemplate& initial_template(const TemplateRegistry& registry, const Model& model, const std::string& requested) {
+const ChatTemplate& chat_template_for_model(const TemplateRegistry& registry, const Model& model,
+                                            const std::string& requested) {
     if (!requested.empty()) return registry.get(requested);
     const std::string jinja = model.file().get_string("tokenizer.chat_template", "");
     const auto detected = TemplateRegistry::detect(jinja);
     if (detected && registry.find(*detected)) return registry.get(*detected);
     return registry.get("chatml");
 }
+
+namespace {
 
 int context_size(const SessionOptions& o, const Model& model) {
     const int n = o.n_ctx > 0 ? o.n_ctx : model.hparams().n_ctx_train;
@@ -133,7 +134,7 @@ int context_size(const SessionOptions& o, const Model& model) {
 Session::Impl::Impl(std::shared_ptr<const Model> model_in, const SessionOptions& opts)
     : model(std::move(model_in)), tokenizer(model->tokenizer()), options(opts), created(WallClock::now()) {
     if (options.load_user_templates) templates.load_directory(paths::user_templates_dir());
-    chat_template = &initial_template(templates, *model, options.template_name);
+    chat_template = &chat_template_for_model(templates, *model, options.template_name);
     system_prompt = options.system_prompt.value_or("");
     settings = options.settings;
     reverse_prompts = options.reverse_prompts;

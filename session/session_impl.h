@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "session/chat_prompt.h"
 #include "session/context_cache.h"
 #include "session/session.h"
 #include "inference/forward.h"
@@ -101,11 +102,6 @@ struct ConversationView {
     std::vector<ChatMessage> window(size_t pinned, size_t first) const;
     std::string render(size_t pinned, size_t first, bool add_generation_prompt) const;
 };
-
-// Prompt text to ids: BOS only at the start of the context and only if the template lets the
-// tokenizer add it; special-token text (e.g. <|im_start|>) is parsed.
-std::vector<int32_t> tokenize_prompt(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
-                                     std::string_view text, bool at_start);
 
 // Writes data to path so that a crash at any moment leaves the old file or the new one:
 // temporary file in the same folder, fsync, rename, fsync of the folder.
