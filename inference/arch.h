@@ -44,6 +44,9 @@ void read_transformer_hparams(const GgufFile& file, Hparams& hp);
 // <arch>.rope.scaling.type and .factor: none, linear (freq_scale) or llama3 (the
 // rope_freqs tensor); any other is an error naming it.
 void read_rope_scaling(const GgufFile& file, Hparams& hp);
+// read_transformer_hparams and read_rope_scaling, with RoPE on GPT-NeoX's halves (qwen2,
+// qwen3, gemma3, phi3).
+void read_neox_hparams(const GgufFile& file, Hparams& hp);
 // <arch>.attention.sliding_window (0 or absent: none) and .sliding_window_pattern (one flag
 // per layer, or n: every n-th layer global; absent: default_pattern) into hp.n_swa and
 // hp.swa_layers.
@@ -62,6 +65,10 @@ enum class GatedActivation { Silu, Gelu };
 // xn = W_down · (act(W_gate · xn) * (W_up · xn)) over `rows` rows (build_ffn with a parallel
 // gate), traced as ffn_gate, ffn_up, ffn_swiglu or ffn_geglu, and ffn_out.
 void gated_feed_forward(Batch& b, const LayerWeights& L, int layer, int rows, GatedActivation act);
+// llama's block (arch_llama.cpp), which qwen2, qwen3 and phi3 share: Q/K/V biases and
+// per-head Q/K norms where the layer has them, RoPE as hp.rope_for(layer) says, the queries
+// scaled by hp.q_scale, a SwiGLU feed-forward.
+void llama_style_block(Batch& b, const LayerWeights& L, int layer);
 
 // One batch of tokens on its way through the layers. Forward makes one per batch and hands
 // it to the architecture's block for every layer.
