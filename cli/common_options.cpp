@@ -46,7 +46,7 @@ const std::map<std::string, std::string, std::less<>> kMultiLetter = {
     {"-ngl", "--n-gpu-layers"}, {"-sm", "--split-mode"},    {"-mg", "--main-gpu"},
     {"-ts", "--tensor-split"},  {"-nkvo", "--no-kv-offload"}, {"-fa", "--flash-attn"},
     {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {"-ub", "--ubatch-size"},
-    {"-tb", "--threads-batch"}, {"-ins", "--instruct"},     {"-cnv", "--conversation"},
+    {"-tb", "--threads-batch"}, {"-np", "--parallel"}, {"-ins", "--instruct"},     {"-cnv", "--conversation"},
     {"-sys", "--system-prompt"}, {"-co", "--color"},        {"-mli", "--multiline-input"},
 };
 

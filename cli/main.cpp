@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     natter::cli::add_bench_command(app);
     natter::cli::add_perplexity_command(app);
     natter::cli::add_sessions_command(app);
+    natter::cli::add_serve_command(app);
     natter::cli::add_models_command(app);
     natter::cli::add_pull_command(app);
     CLI::App* chat = natter::cli::add_chat_command(app);
