@@ -140,6 +140,7 @@ void Screen::draw(int row, const StyledLine& line) {
         room -= display_width(text);
     }
     attrset(A_NORMAL);
+    if (room > 0) clrtoeol();  // a row drawn over another (the scroll marker) leaves nothing of it
 }
 
 void Screen::draw(int row, std::string_view text, Style style) {

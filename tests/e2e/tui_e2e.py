@@ -454,6 +454,52 @@ class Chat(unittest.TestCase):
         t.keys("q")
         t.wait_for(lambda s: "Messages of this chat" not in s, "the messages view to close")
 
+    def test_f11_shows_each_replys_numbers_under_it(self):
+        t = self.open(STORIES, "-n", "5", "--temp", "0")
+        t.send("Once upon a time")
+        t.wait_idle(1)
+        self.assertNotIn("tokens/s", t.screen())
+        t.keys("F11")
+        screen = t.wait_text("tokens/s \u00b7 first token")
+        # The rows under the reply: 5 tokens (-n 5), the time to the first one, why it stopped.
+        rows = screen.splitlines()
+        at = next(i for i, r in enumerate(rows) if "tokens/s \u00b7 first token" in r)
+        numbers = " ".join(rows[at:at + 2])
+        self.assertTrue(re.match(r"^5 tokens \u00b7 [0-9.]+ tokens/s \u00b7 first token [0-9]+ ms \u00b7 prompt [0-9]+ tokens", numbers), numbers)
+        self.assertIn("\u00b7 the -n limit", numbers)
+        t.send("/stats")
+        screen = t.wait_text("Reply statistics")
+        self.assertIn("reply 1: 5 tokens", screen)
+        t.keys("q")
+        t.keys("F11")
+        t.wait_for(lambda s: "tokens/s \u00b7 first token" not in s, "the numbers to be hidden again")
+
+    def test_a_recalled_history_line_that_is_edited_and_left_is_not_rewritten(self):
+        t = self.open(STORIES, "-n", "2")
+        t.send("first message")
+        t.wait_idle(1)
+        t.keys("Up")
+        t.wait_for(lambda s: s.rstrip().endswith("\u203a first message"), "the recalled line")
+        t.type(" EDITED")
+        t.keys("Down")
+        t.wait_for(lambda s: s.rstrip().endswith("\u203a"), "an empty input line")
+        t.send("second message")
+        t.wait_idle(2)
+        t.keys("Up", "Up")
+        screen = t.wait_for(lambda s: s.rstrip().endswith("\u203a first message") or "EDITED" in s.splitlines()[-1],
+                            "the first entry recalled")
+        self.assertTrue(screen.rstrip().endswith("\u203a first message"), screen.splitlines()[-1])
+
+    def test_the_scroll_marker_row_shows_only_the_marker(self):
+        t = self.open(STORIES, "-n", "300", "--temp", "0", height=12)
+        t.send("Once upon a time there was a very long road with many trees along it and a cat.")
+        t.wait_text("length limit of 300 tokens")  # the conversation is now taller than the screen
+        t.keys("PageUp")
+        screen = t.wait_text("more rows (End)")
+        row = next(r for r in screen.splitlines() if "more rows (End)" in r)
+        # Drawn over a row of the conversation: nothing of that row may show after it.
+        self.assertTrue(re.fullmatch(r" \u2193 [0-9]+ more rows \(End\)", row.rstrip()), repr(row))
+
     def test_llama_cpp_alpaca_instruct_line_runs_verbatim(self):
         t = self.open_tutorial_line("natter chat -m model.gguf --color -f prompts/alpaca.txt -ins -c 2048 "
                                     "--temp 0.2 -n 256 --repeat_penalty 1.3")
