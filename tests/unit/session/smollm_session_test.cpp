@@ -6,6 +6,7 @@
 
 #include "session/session_impl.h"
 #include "inference/forward.h"
+#include "inference/unicode.h"
 #include "session_test_util.h"
 
 namespace natter {
@@ -33,6 +34,32 @@ TEST_F(SmolLM, DetectsChatmlAndDescribesTheModel) {
     EXPECT_EQ(s.template_name(), "chatml");
     EXPECT_EQ(s.quant_type(), "Q4_1");
     EXPECT_NE(s.model_name().find("Smollm2"), std::string::npos) << s.model_name();
+}
+
+// Byte-level BPE splits a Chinese character over tokens: a reply cut by -n after the first of
+// them is stored (and streamed) as valid UTF-8, the unfinished character as one U+FFFD.
+TEST_F(SmolLM, AReplyCutInsideACharacterKeepsNoBrokenByte) {
+    const std::string message = "\u4f60\u597d\uff0c\u8bf7\u4ecb\u7ecd\u4e00\u4e0b\u4f60\u81ea\u5df1\u3002";  // 你好，请介绍一下你自己。
+    const auto prompt = model_->tokenizer().tokenize(
+        "<|im_start|>user\n" + message + "<|im_end|>\n<|im_start|>assistant\n", true, true);
+    const std::vector<int32_t> ref = greedy_reference(prompt, 24);
+    int cut = 0;  // the first length at which the reply's bytes end inside a character
+    for (int k = 1; k <= static_cast<int>(ref.size()) && cut == 0; ++k) {
+        if (!unicode::is_valid_utf8(text_of({ref.begin(), ref.begin() + k}))) cut = k;
+    }
+    ASSERT_GT(cut, 0) << "the greedy reply never splits a character in 24 tokens: " << text_of(ref);
+    // What comes before the unfinished character, then U+FFFD in its place.
+    std::string bytes = text_of({ref.begin(), ref.begin() + cut});
+    size_t complete = bytes.size();
+    while (complete > 0 && !unicode::is_valid_utf8(bytes.substr(0, complete))) --complete;
+
+    Session s(model_, greedy_options(cut));
+    const Turn t = say(s, message);
+    ASSERT_EQ(t.last.reason, StopReason::MaxTokens);
+    const std::string stored = s.messages()[1].text;
+    EXPECT_TRUE(unicode::is_valid_utf8(stored));
+    EXPECT_EQ(stored, bytes.substr(0, complete) + "\uFFFD");
+    EXPECT_EQ(t.streamed, stored);
 }
 
 TEST_F(SmolLM, TwoTurnsMatchGreedyDecodingAndReuseTheCache) {
