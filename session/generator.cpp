@@ -126,12 +126,13 @@ bool ReplyRun::fit(const std::string& reply_so_far, int room, ContextCache::Plan
 }
 
 void ReplyRun::set_window(size_t pinned, size_t first) {
-    size_t dropped = 0;
+    size_t dropped = 0, seen = 0;
     {
         std::lock_guard lock(s_.mutex);
         for (size_t i = 0; i < view_.messages.size(); ++i) {
             const bool in = i < pinned || i >= first;
             if (s_.messages[i].in_context && !in) ++dropped;
+            if (in) ++seen;
             s_.messages[i].in_context = in;
         }
         s_.first_kept = first;
@@ -141,8 +142,10 @@ void ReplyRun::set_window(size_t pinned, size_t first) {
     pinned_ = pinned;
     if (dropped > 0) {
         SessionEvent e;
-        e.text = "The context is full: " + std::to_string(dropped) + (dropped == 1 ? " earlier message was" : " earlier messages were") +
-                 " dropped from the model's view (the transcript keeps them).";
+        // Says what the model sees now, for this reply, not only what changed.
+        e.text = "The context is full: " + std::to_string(dropped) + (dropped == 1 ? " more earlier message" : " more earlier messages") +
+                 " left the model's view; for this reply it sees " + std::to_string(seen) + " of the chat's " +
+                 std::to_string(view_.messages.size()) + " messages (the transcript keeps them all).";
         s_.events.push(std::move(e));
         s_.events.notify();
     }

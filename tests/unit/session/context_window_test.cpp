@@ -2,6 +2,8 @@
 // tokens stay), the current turn is never lost, nothing crashes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "session/session_impl.h"
 #include "core/error.h"
 #include "session_test_util.h"
@@ -42,7 +44,14 @@ TEST_F(ContextWindow, OldTurnsAreDroppedAndTheSystemPromptStays) {
         const Turn t = say(*s, "turn" + std::to_string(i) + " tell me about a cat");
         ASSERT_EQ(t.last.kind, SessionEvent::Kind::Finished) << "turn " << i << ": " << t.last.text;
         for (const auto& e : t.events) {
-            if (e.kind == SessionEvent::Kind::Notice && contains(e.text, "dropped")) dropped_notice = true;
+            if (e.kind != SessionEvent::Kind::Notice || !contains(e.text, "left the model's view")) continue;
+            dropped_notice = true;
+            // The notice is about this reply: what the model sees now, counted from the messages.
+            const auto msgs = s->messages();
+            const long seen = std::count_if(msgs.begin(), msgs.end() - 1, [](const Message& m) { return m.in_context; });
+            EXPECT_TRUE(contains(e.text, "for this reply it sees " + std::to_string(seen) + " of the chat's " +
+                                             std::to_string(msgs.size() - 1) + " messages"))
+                << "turn " << i << ": " << e.text;
         }
         EXPECT_LE(s->context().used, 128);
     }
