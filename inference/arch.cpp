@@ -68,13 +68,16 @@ void read_transformer_hparams(const GgufFile& file, Hparams& hp) {
 void read_rope_scaling(const GgufFile& file, Hparams& hp) {
     // llama-3 style scaling arrives as the rope_freqs tensor, which Model reads.
     const std::string a = hp.architecture + ".";
-    const std::string scaling = file.get_string(a + "rope.scaling.type", "none");
+    // As llama.cpp: linear unless said otherwise (a factor of 1 when none is given).
+    const std::string scaling = file.get_string(a + "rope.scaling.type", "linear");
     const double factor = file.get_float(a + "rope.scaling.factor", 1.0);
-    if (scaling == "linear") {
+    hp.rope.attn_factor = static_cast<float>(file.get_float(a + "rope.scaling.attn_factor", 1.0));
+    hp.rope.n_ctx_orig = positive_int(file, a + "rope.scaling.original_context_length", hp.n_ctx_train);
+    if (scaling == "linear" || scaling == "longrope") {
         if (!(factor > 0.0)) throw Error(file.path() + ": rope.scaling.factor must be positive");
         hp.rope.freq_scale = static_cast<float>(1.0 / factor);
     } else if (scaling != "none" && scaling != "llama3") {
-        throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3)");
+        throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3, longrope)");
     }
 }
 

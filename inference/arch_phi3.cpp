@@ -2,8 +2,9 @@
 // in one fused projection (attn_qkv) and the feed-forward's gate and up in one (ffn_up, gate
 // rows first), RoPE on GPT-NeoX's halves of the first rope.dimension_count dimensions of each
 // head, and the queries scaled by 1/sqrt(head_dim) before attention, as llama.cpp's
-// llama_model_phi3 graph. A fused matrix is used as row ranges of itself: each output is the
-// same dot product of the same weight row that llama.cpp's single multiplication computes.
+// llama_model_phi3 graph, with LongRoPE where the file has its factors. A fused matrix is
+// used as row ranges of itself: each output is the same dot product of the same weight row
+// that llama.cpp's single multiplication computes.
 #include <cmath>
 
 #include "core/error.h"
@@ -19,8 +20,12 @@ void read_hparams(const GgufFile& file, Hparams& hp) {
     // converters do not say which layers have one).
     hp.q_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
     hp.kq_scale = 1.0f;
-    if (file.find_tensor("rope_factors_long.weight") != nullptr || file.find_tensor("rope_factors_short.weight") != nullptr) {
-        throw Error(file.path() + ": LongRoPE (rope_factors_long/short, Phi-3 128k and Phi-3.5/4 mini) is not supported yet");
+    // LongRoPE (Phi-3 128k, Phi-3.5 and Phi-4 mini): the short factors, or the long ones in a
+    // context longer than rope.scaling.original_context_length (llama.cpp's get_rope_factors).
+    hp.rope.freq_factors = load_optional_vector(file, "rope_factors_short.weight", hp.rope.n_rot / 2);
+    hp.rope.freq_factors_long = load_optional_vector(file, "rope_factors_long.weight", hp.rope.n_rot / 2);
+    if (hp.rope.freq_factors.empty() != hp.rope.freq_factors_long.empty()) {
+        throw Error(file.path() + ": LongRoPE needs both rope_factors_short and rope_factors_long");
     }
 }
 

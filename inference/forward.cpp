@@ -231,7 +231,7 @@ void Batch::rope(float* q_rows, float* k_rows, const RopeConfig& cfg) {
     float* cos_v = forward_.rope_cos_.data();
     float* sin_v = forward_.rope_sin_.data();
     for (int t = 0; t < n_tokens; ++t) {
-        rope_cos_sin(cfg, position(t), cos_v, sin_v);
+        rope_cos_sin(cfg, position(t), cos_v, sin_v, forward_.n_ctx() > cfg.n_ctx_orig);
         rope_apply(cfg, q_rows + static_cast<size_t>(t) * hp.q_dim(), hp.n_head, hp.head_dim, cos_v, sin_v);
         rope_apply(cfg, k_rows + static_cast<size_t>(t) * hp.kv_dim(), hp.n_head_kv, hp.head_dim, cos_v, sin_v);
     }

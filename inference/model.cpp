@@ -30,8 +30,12 @@ Model::Model(GgufFile file) : file_(std::move(file)), tokenizer_(Tokenizer::from
     output_norm_ = load_vector(file_, "output_norm.weight", hp.n_embd);
     output_ = load_optional_matrix(file_, "output.weight", hp.n_embd, hp.n_vocab);
     if (output_.empty()) output_ = token_embd_;  // tied embeddings
-    // llama-3 style RoPE scaling; llama.cpp reads it for any architecture that has it.
-    hp.rope.freq_factors = load_optional_vector(file_, "rope_freqs.weight", hp.rope.n_rot / 2);
+    // llama-3 style RoPE scaling; llama.cpp reads it for any architecture that has it, and
+    // prefers it to LongRoPE's factors.
+    if (auto f = load_optional_vector(file_, "rope_freqs.weight", hp.rope.n_rot / 2); !f.empty()) {
+        hp.rope.freq_factors = std::move(f);
+        hp.rope.freq_factors_long.clear();
+    }
     layers_.resize(static_cast<size_t>(hp.n_layer));
     for (int l = 0; l < hp.n_layer; ++l) arch_->load_layer(file_, hp, l, layers_[static_cast<size_t>(l)]);
 }

@@ -134,17 +134,19 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
     for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * weight[i];
 }
 
-void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin_out) {
+void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin_out, bool long_context) {
+    const std::vector<float>& factors =
+        long_context && !cfg.freq_factors_long.empty() ? cfg.freq_factors_long : cfg.freq_factors;
     // theta_i = pos * base^(-2i/n_rot), built by repeated multiplication in float, which is
     // how llama.cpp evaluates it (a direct powf differs in the last bits).
     const float theta_scale = std::pow(cfg.freq_base, -2.0f / static_cast<float>(cfg.n_rot));
     float theta_base = static_cast<float>(pos);
     for (int i = 0; i < cfg.n_rot / 2; ++i) {
         float theta = theta_base;
-        if (!cfg.freq_factors.empty()) theta /= cfg.freq_factors[i];
+        if (!factors.empty()) theta /= factors[i];
         theta *= cfg.freq_scale;
-        cos_out[i] = std::cos(theta);
-        sin_out[i] = std::sin(theta);
+        cos_out[i] = std::cos(theta) * cfg.attn_factor;
+        sin_out[i] = std::sin(theta) * cfg.attn_factor;
         theta_base *= theta_scale;
     }
 }

@@ -49,10 +49,15 @@ struct RopeConfig {
     int n_rot = 0;              // dimensions rotated per head
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;    // 1/linear scaling factor
-    std::vector<float> freq_factors;  // llama-3 rope_freqs (n_rot/2 values) or empty
+    std::vector<float> freq_factors;  // llama-3 rope_freqs or LongRoPE's short factors (n_rot/2 values) or empty
+    // LongRoPE (phi3): these factors instead when the context is longer than n_ctx_orig.
+    std::vector<float> freq_factors_long;
+    int n_ctx_orig = 0;
+    float attn_factor = 1.0f;  // cos and sin are multiplied by it (rope.scaling.attn_factor)
     bool neox = false;
 };
-void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin_out);
+// long_context: the context is longer than cfg.n_ctx_orig (LongRoPE's long factors apply).
+void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin_out, bool long_context = false);
 // Rotates each of n_heads heads (head_dim apart) of x in place.
 void rope_apply(const RopeConfig& cfg, float* x, int n_heads, int head_dim, const float* cos_v, const float* sin_v);
 

@@ -31,6 +31,10 @@ FAMILIES = {
     "qwen2": dict(head_dim=64, n_rot=64, base=1000000.0),
     "qwen3": dict(head_dim=128, n_rot=128, base=1000000.0),
     "phi3": dict(head_dim=64, n_rot=32, base=10000.0),
+    # LongRoPE as the converter writes Phi-3.5 / Phi-4 mini: short and long factors, the
+    # original context (256 here, so a 512 context takes the long ones) and the attention
+    # factor sqrt(1 + ln(2048 / 256) / ln 256); Q8_0 only (RoPE is the same for any type).
+    "phi3-longrope": dict(head_dim=64, n_rot=32, base=10000.0, arch="phi3", longrope=256),
 }
 TYPES = {"Q8_0": "q8_0", "Q4_K_M": "q4_k_m"}
 
@@ -51,6 +55,8 @@ def write_f32(arch, path, rng):
     hd, n_vocab = cfg["head_dim"], 512
     q_dim, kv_dim = N_HEAD * hd, N_HEAD_KV * hd
     tokens, scores, types, ids = stories_vocab()
+    longrope = cfg.get("longrope")
+    arch = cfg.get("arch", arch)
     w = gguf.GGUFWriter(path, arch)
     # (Not the family in the name: llama.cpp changes the special tokens of a "phi3" name.)
     w.add_name("natter random weights")
@@ -65,6 +71,9 @@ def write_f32(arch, path, rng):
     w.add_rope_dimension_count(cfg["n_rot"])
     w.add_rope_freq_base(cfg["base"])
     w.add_layer_norm_rms_eps(1e-6)
+    if longrope:
+        w.add_rope_scaling_orig_ctx_len(longrope)
+        w.add_rope_scaling_attn_factors(float(np.sqrt(1 + np.log(2048 / longrope) / np.log(longrope))))
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
@@ -83,6 +92,10 @@ def write_f32(arch, path, rng):
     w.add_tensor("token_embd.weight", rng.standard_normal((n_vocab, N_EMBD)).astype(np.float32))
     w.add_tensor("output_norm.weight", norm(N_EMBD))
     w.add_tensor("output.weight", mat(n_vocab, N_EMBD))
+    if longrope:
+        half = cfg["n_rot"] // 2
+        w.add_tensor("rope_factors_long.weight", np.linspace(1.0, 16.0, half).astype(np.float32))
+        w.add_tensor("rope_factors_short.weight", (1.0 + 0.05 * rng.random(half)).astype(np.float32))
     for l in range(N_LAYER):
         p = f"blk.{l}."
         w.add_tensor(p + "attn_norm.weight", norm(N_EMBD))
@@ -119,6 +132,8 @@ def main():
             f32 = os.path.join(tmp, f"{arch}-random-f32.gguf")
             write_f32(arch, f32, np.random.default_rng(1200 + i))
             for t, suffix in TYPES.items():
+                if FAMILIES[arch].get("longrope") and t != "Q8_0":
+                    continue
                 out = os.path.join(DATA, f"{arch}-random-{suffix}.gguf")
                 subprocess.run([LLAMA_QUANTIZE, f32, out, t], check=True, capture_output=True)
                 print(out, os.path.getsize(out))

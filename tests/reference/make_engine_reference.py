@@ -140,6 +140,12 @@ def main():
               ("gemma3-270m-q4_k_m", GEMMA3, GEMMA3_PROMPTS, {"n_ctx": 1024})]
     models += [(m, os.path.join(HERE, "..", "data", "models", f"{m}.gguf"), ARCH_PROMPTS,
                 {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}) for m in ARCH_MODELS]
+    # LongRoPE: a 512 context is past the file's original 256 (long factors), a 256 one is not.
+    longrope = os.path.join(HERE, "..", "data", "models", "phi3-longrope-random-q8_0.gguf")
+    models += [("phi3-longrope-random-q8_0", longrope, ARCH_PROMPTS,
+                {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}),
+               ("phi3-longrope-random-q8_0-ctx256", longrope, ["Once upon a time", "The little dog"],
+                {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py", "n_ctx": 256})]
     for t in VARIANT_TYPES:
         path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
         if args.only and args.only != f"smollm2-{t.lower()}":

@@ -329,25 +329,6 @@ class Lifecycle(unittest.TestCase):
         finally:
             server.stop()
 
-    def test_keys_from_a_key_file(self):
-        import tempfile
-        with tempfile.NamedTemporaryFile("w", suffix=".keys") as f:
-            f.write("first-key\n\nsecond-key\n")
-            f.flush()
-            server = Server("--api-key-file", f.name)
-            try:
-                body = {"prompt": "Hi", "n_predict": 1}
-                self.assertEqual(server.request("POST", "/completion", body, key="second-key")[0], 200)
-                self.assertEqual(server.request("POST", "/completion", body, key="first-key")[0], 200)
-                self.assertEqual(server.request("POST", "/completion", body, key="third-key")[0], 401)
-                self.assertEqual(server.request("GET", "/health", key=None)[0], 200)
-            finally:
-                server.stop()
-        with tempfile.NamedTemporaryFile("w", suffix=".keys") as empty:
-            r = subprocess.run([NATTER, "serve", "--api-key-file", empty.name], capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(r.stderr, f"natter: error: The API key file {empty.name} holds no key.\n")
-
     def test_usage_errors_exit_2_and_runtime_errors_exit_1(self):
         bad = subprocess.run([NATTER, "serve", "--port", "70000"], capture_output=True, text=True, timeout=30)
         self.assertEqual(bad.returncode, 2, bad.stderr)
