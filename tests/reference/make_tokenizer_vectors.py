@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the tokenizer reference vectors from llama.cpp itself (llama-cpp-python).
 
-    /root/.cache/natter/venv/bin/python tests/reference/make_tokenizer_vectors.py
+    ~/.cache/natter/llamacpp/venv/bin/python tests/reference/make_tokenizer_vectors.py [NAME...]
 
 For each vocabulary it writes tests/reference/tokenizer-<name>.json with:
   vocab   - n_vocab, bos, eos, eot, add_bos, add_eos and every id llama.cpp calls
@@ -32,8 +32,11 @@ import llama_cpp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, "..", "data"))
+CACHE_MODELS = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "natter", "models")
 MODELS = {
-    "smollm2": ("/root/.cache/natter/models/SmolLM2-135M-Instruct.Q4_1.gguf", 400, True),
+    "smollm2": (os.path.join(CACHE_MODELS, "SmolLM2-135M-Instruct.Q4_1.gguf"), 400, True),
+    # Gemma 3's 262k SentencePiece vocabulary (no space prefix, byte fallback, many specials).
+    "gemma3": (os.path.join(CACHE_MODELS, "gemma-3-270m-q4_k_m.gguf"), 400, True),
     "stories260k": (os.path.join(DATA, "models", "stories260K.gguf"), 150, True),
     "llama-spm": (os.path.join(DATA, "tokenizer", "ggml-vocab-llama-spm.gguf"), 150, True),
     "gpt2": (os.path.join(DATA, "tokenizer", "ggml-vocab-gpt-2.gguf"), 150, False),

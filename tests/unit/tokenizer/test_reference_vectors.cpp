@@ -97,6 +97,12 @@ TEST(TokenizerReference, SmolLm2) {
     check_reference(smollm2(), "tokenizer-smollm2.json");
 }
 
+TEST(TokenizerReference, Gemma3) {
+    const std::string path = (paths::model_cache_dir() / "gemma-3-270m-q4_k_m.gguf").string();
+    ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing (scripts/setup and scripts/test download it)";
+    check_reference(load_cached(path), "tokenizer-gemma3.json");
+}
+
 TEST(TokenizerReference, Stories260K) { check_reference(stories260k(), "tokenizer-stories260k.json"); }
 TEST(TokenizerReference, LlamaSpm) { check_reference(llama_spm(), "tokenizer-llama-spm.json"); }
 TEST(TokenizerReference, Gpt2) { check_reference(gpt2(), "tokenizer-gpt2.json"); }
