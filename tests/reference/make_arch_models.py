@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tiny random-weight models of the qwen2, qwen3 and phi3 families for the engine tests.
+"""Tiny random-weight models of the qwen2, qwen3, phi3 and gemma3 families for the engine tests.
 
 Each is written in its family's exact GGUF layout (tensor names and shapes as llama.cpp's
 convert_hf_to_gguf.py writes them and llama.cpp's loader expects them: qwen2's Q/K/V biases,
@@ -35,6 +35,11 @@ FAMILIES = {
     # original context (256 here, so a 512 context takes the long ones) and the attention
     # factor sqrt(1 + ln(2048 / 256) / ln 256); Q8_0 only (RoPE is the same for any type).
     "phi3-longrope": dict(head_dim=64, n_rot=32, base=10000.0, arch="phi3", longrope=256),
+    # gemma3 with what Gemma 3 270M lacks: a window (8) shorter than the prompts, the pattern
+    # as a number (every 2nd layer global), its own local RoPE base, linear RoPE scaling of the
+    # global layers (as Gemma 3 4B and up), final logit softcapping; one key/value head; Q4_K_M only (its Q8_0 is 2.7 MB).
+    "gemma3": dict(head_dim=64, n_rot=64, base=1000000.0, n_layer=4, n_head_kv=1, swa=8, swa_pattern=2,
+                   base_swa=5000.0, linear=4.0, softcap=5.0),
 }
 TYPES = {"Q8_0": "q8_0", "Q4_K_M": "q4_k_m"}
 
@@ -53,7 +58,8 @@ def stories_vocab():
 def write_f32(arch, path, rng):
     cfg = FAMILIES[arch]
     hd, n_vocab = cfg["head_dim"], 512
-    q_dim, kv_dim = N_HEAD * hd, N_HEAD_KV * hd
+    n_layer, n_head_kv = cfg.get("n_layer", N_LAYER), cfg.get("n_head_kv", N_HEAD_KV)
+    q_dim, kv_dim = N_HEAD * hd, n_head_kv * hd
     tokens, scores, types, ids = stories_vocab()
     longrope = cfg.get("longrope")
     arch = cfg.get("arch", arch)
@@ -62,15 +68,22 @@ def write_f32(arch, path, rng):
     w.add_name("natter random weights")
     w.add_context_length(2048)
     w.add_embedding_length(N_EMBD)
-    w.add_block_count(N_LAYER)
+    w.add_block_count(n_layer)
     w.add_feed_forward_length(N_FF)
     w.add_head_count(N_HEAD)
-    w.add_head_count_kv(N_HEAD_KV)
+    w.add_head_count_kv(n_head_kv)
     w.add_key_length(hd)
     w.add_value_length(hd)
     w.add_rope_dimension_count(cfg["n_rot"])
     w.add_rope_freq_base(cfg["base"])
     w.add_layer_norm_rms_eps(1e-6)
+    if "swa" in cfg:
+        w.add_uint32(f"{arch}.attention.sliding_window", cfg["swa"])
+        w.add_uint32(f"{arch}.attention.sliding_window_pattern", cfg["swa_pattern"])
+        w.add_float32(f"{arch}.rope.freq_base_swa", cfg["base_swa"])
+        w.add_string(f"{arch}.rope.scaling.type", "linear")
+        w.add_float32(f"{arch}.rope.scaling.factor", cfg["linear"])
+        w.add_float32(f"{arch}.final_logit_softcapping", cfg["softcap"])
     if longrope:
         w.add_rope_scaling_orig_ctx_len(longrope)
         w.add_rope_scaling_attn_factors(float(np.sqrt(1 + np.log(2048 / longrope) / np.log(longrope))))
@@ -96,7 +109,7 @@ def write_f32(arch, path, rng):
         half = cfg["n_rot"] // 2
         w.add_tensor("rope_factors_long.weight", np.linspace(1.0, 16.0, half).astype(np.float32))
         w.add_tensor("rope_factors_short.weight", (1.0 + 0.05 * rng.random(half)).astype(np.float32))
-    for l in range(N_LAYER):
+    for l in range(n_layer):
         p = f"blk.{l}."
         w.add_tensor(p + "attn_norm.weight", norm(N_EMBD))
         if arch == "phi3":
@@ -108,10 +121,13 @@ def write_f32(arch, path, rng):
         if arch == "qwen2":  # Qwen's biases are large: they matter
             for t, n in (("q", q_dim), ("k", kv_dim), ("v", kv_dim)):
                 w.add_tensor(p + f"attn_{t}.bias", (0.5 * rng.standard_normal(n)).astype(np.float32))
-        if arch == "qwen3":
+        if arch in ("qwen3", "gemma3"):
             w.add_tensor(p + "attn_q_norm.weight", norm(hd))
             w.add_tensor(p + "attn_k_norm.weight", norm(hd))
         w.add_tensor(p + "attn_output.weight", mat(N_EMBD, q_dim))
+        if arch == "gemma3":
+            w.add_tensor(p + "post_attention_norm.weight", norm(N_EMBD))
+            w.add_tensor(p + "post_ffw_norm.weight", norm(N_EMBD))
         w.add_tensor(p + "ffn_norm.weight", norm(N_EMBD))
         if arch == "phi3":
             w.add_tensor(p + "ffn_up.weight", mat(2 * N_FF, N_EMBD))  # gate rows, then up rows
@@ -133,6 +149,8 @@ def main():
             write_f32(arch, f32, np.random.default_rng(1200 + i))
             for t, suffix in TYPES.items():
                 if FAMILIES[arch].get("longrope") and t != "Q8_0":
+                    continue
+                if arch == "gemma3" and t != "Q4_K_M":  # Q8_0 would be 2.7 MB
                     continue
                 out = os.path.join(DATA, f"{arch}-random-{suffix}.gguf")
                 subprocess.run([LLAMA_QUANTIZE, f32, out, t], check=True, capture_output=True)

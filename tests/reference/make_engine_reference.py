@@ -140,6 +140,8 @@ def main():
               ("gemma3-270m-q4_k_m", GEMMA3, GEMMA3_PROMPTS, {"n_ctx": 1024})]
     models += [(m, os.path.join(HERE, "..", "data", "models", f"{m}.gguf"), ARCH_PROMPTS,
                 {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}) for m in ARCH_MODELS]
+    models.append(("gemma3-random-q4_k_m", os.path.join(HERE, "..", "data", "models", "gemma3-random-q4_k_m.gguf"),
+                   ARCH_PROMPTS, {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}))
     # LongRoPE: a 512 context is past the file's original 256 (long factors), a 256 one is not.
     longrope = os.path.join(HERE, "..", "data", "models", "phi3-longrope-random-q8_0.gguf")
     models += [("phi3-longrope-random-q8_0", longrope, ARCH_PROMPTS,
