@@ -266,39 +266,54 @@ json timings_json(const GenerationResult& r) {
 json completion_json(const GenerationResult& r, const CompletionRequest& req, const ApiContext& ctx) {
     json settings = generation_settings(req.params, ctx);
     settings["stream"] = req.stream;
-    return {{"index", 0},
-            {"content", req.stream ? "" : r.content},
-            {"tokens", req.return_tokens && !req.stream ? json(r.tokens) : json::array()},
-            {"id_slot", r.slot},
-            {"stop", true},
-            {"model", ctx.model_name},
-            {"tokens_predicted", r.n_predicted},
-            {"tokens_evaluated", r.n_prompt},
-            {"generation_settings", settings},
-            {"prompt", req.prompt_text},
-            {"has_new_line", r.content.find('\n') != std::string::npos},
-            {"truncated", r.truncated},
-            {"stop_type", stop_type_name(r.stop)},
-            {"stopping_word", r.stopping_word},
+    json probs = json::array();
+    for (const TokenProbs& p : r.probs) probs.push_back(probs_json(p, ctx.model->tokenizer()));
+    json j = {{"index", 0},
+              {"content", req.stream ? "" : r.content},
+              {"tokens", req.return_tokens && !req.stream ? json(r.tokens) : json::array()},
+              {"id_slot", r.slot},
+              {"stop", true},
+              {"model", ctx.model_name},
+              {"tokens_predicted", r.n_predicted},
+              {"tokens_evaluated", r.n_prompt},
+              {"generation_settings", settings},
+              {"prompt", req.prompt_text},
+              {"has_new_line", r.content.find('\n') != std::string::npos},
+              {"truncated", r.truncated},
+              {"stop_type", stop_type_name(r.stop)},
+              {"stopping_word", r.stopping_word},
             // The older spellings the guides show, beside stop_type.
-            {"stopped_eos", r.stop == StopType::Eos},
-            {"stopped_limit", r.stop == StopType::Limit},
-            {"stopped_word", r.stop == StopType::Word},
-            {"tokens_cached", r.n_prompt + r.n_predicted},
-            {"timings", timings_json(r)}};
+              {"stopped_eos", r.stop == StopType::Eos},
+              {"stopped_limit", r.stop == StopType::Limit},
+              {"stopped_word", r.stop == StopType::Word},
+              {"tokens_cached", r.n_prompt + r.n_predicted},
+              {"timings", timings_json(r)}};
+    if (req.params.n_probs > 0 && !req.stream) j["completion_probabilities"] = probs;
+    return j;
 }
 
-json completion_chunk(const Piece& piece, int n_predicted, int n_prompt) {
+json probs_json(const TokenProbs& p, const Tokenizer& tok) {
+    const auto entry = [&](int32_t id, float prob) {
+        const std::string piece = tok.token_to_piece(id, true);
+        Utf8Stream utf8;  // the token's text as valid UTF-8; its exact bytes beside it
+        std::vector<int> bytes;
+        for (unsigned char b : piece) bytes.push_back(b);
+        return json{{"id", id}, {"token", utf8.push(piece) + utf8.flush()}, {"bytes", bytes}, {"logprob", std::log(prob)}};
+    };
+    json top = json::array();
+    for (const TokenProb& t : p.top) top.push_back(entry(t.id, t.prob));
+    json j = entry(p.id, p.prob);
+    j["top_logprobs"] = top;
+    return j;
+}
+
+json completion_chunk(const Piece& piece, int n_predicted, int n_prompt, const Tokenizer& tok) {
     json tokens = json::array();
     if (piece.token >= 0) tokens.push_back(piece.token);
     json j = {{"index", 0},        {"content", piece.text},           {"tokens", tokens},
               {"stop", false},     {"id_slot", -1},                   {"tokens_predicted", n_predicted},
               {"tokens_evaluated", n_prompt}};
-    if (!piece.probs.empty()) {
-        json probs = json::array();
-        for (const TokenProb& p : piece.probs) probs.push_back({{"id", p.id}, {"prob", p.prob}});
-        j["completion_probabilities"] = json::array({{{"id", piece.token}, {"top_probs", probs}}});
-    }
+    if (piece.probs) j["completion_probabilities"] = json::array({probs_json(*piece.probs, tok)});
     return j;
 }
 

@@ -68,7 +68,9 @@ json timings_json(const GenerationResult& r);
 // llama.cpp's /completion response (and its last streamed event, with stop true).
 json completion_json(const GenerationResult& r, const CompletionRequest& req, const ApiContext& ctx);
 // One streamed /completion event for a piece.
-json completion_chunk(const Piece& piece, int n_predicted, int n_prompt);
+json completion_chunk(const Piece& piece, int n_predicted, int n_prompt, const Tokenizer& tok);
+// llama-server's completion_probabilities entry: id, token, bytes, logprob, top_logprobs.
+json probs_json(const TokenProbs& p, const Tokenizer& tok);
 
 // OpenAI's finish_reason: "stop" (end of text or a stop string) or "length".
 std::string finish_reason(const GenerationResult& r);

@@ -293,7 +293,8 @@ void HttpServer::State::stream(httplib::Response& res, std::shared_ptr<Job> job,
                     if (p.token >= 0) ++n_predicted;
                     if (oai && p.text.empty()) continue;
                     const json j = oai ? oai_chunk(p.text, nullptr, ctx, id, chat, false)
-                                       : completion_chunk(p, n_predicted, static_cast<int>(cr->params.prompt.size()));
+                                       : completion_chunk(p, n_predicted, static_cast<int>(cr->params.prompt.size()),
+                                                          ctx.model->tokenizer());
                     if (!write(sse(j))) return job->cancel(), false;
                 }
                 if (u.result) {

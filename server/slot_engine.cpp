@@ -22,8 +22,9 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
     return i;
 }
 
-// The n most probable tokens of a row of logits, by softmax over the whole row.
-std::vector<TokenProb> top_probs(std::span<const float> logits, int n) {
+// The n most probable tokens of a row of logits and the chosen one's probability, by softmax
+// over the whole row.
+TokenProbs token_probs(std::span<const float> logits, int n, int32_t chosen) {
     const float max = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (float l : logits) sum += std::exp(static_cast<double>(l - max));
@@ -32,10 +33,9 @@ std::vector<TokenProb> top_probs(std::span<const float> logits, int n) {
     const size_t k = std::min(ids.size(), static_cast<size_t>(n));
     std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
                       [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-    std::vector<TokenProb> out;
-    for (size_t i = 0; i < k; ++i) {
-        out.push_back({ids[i], static_cast<float>(std::exp(static_cast<double>(logits[ids[i]] - max)) / sum)});
-    }
+    const auto prob = [&](int32_t id) { return static_cast<float>(std::exp(static_cast<double>(logits[id] - max)) / sum); };
+    TokenProbs out{chosen, prob(chosen), {}};
+    for (size_t i = 0; i < k; ++i) out.top.push_back({ids[i], prob(ids[i])});
     return out;
 }
 
@@ -352,7 +352,11 @@ bool SlotEngine::accept_token(Slot& slot, std::span<const float> logits) {
     }
     slot.history.push_back(id);
     slot.result.tokens.push_back(id);
-    Piece piece{id, {}, p.n_probs > 0 ? top_probs(logits, p.n_probs) : std::vector<TokenProb>{}};
+    Piece piece{id, {}, std::nullopt};
+    if (p.n_probs > 0) {
+        piece.probs = token_probs(logits, p.n_probs, id);
+        slot.result.probs.push_back(*piece.probs);
+    }
     if (!p.ignore_eos && tok.is_eog(id)) {
         slot.job->push(std::move(piece));
         end(slot, StopType::Eos);
@@ -382,7 +386,7 @@ bool SlotEngine::accept_token(Slot& slot, std::span<const float> logits) {
 void SlotEngine::end(Slot& slot, StopType stop, const std::string& error) {
     if (stop != StopType::Word) {
         const std::string rest = slot.filter->push(slot.utf8.flush()) + slot.filter->flush();
-        if (!rest.empty()) slot.job->push(Piece{-1, rest, {}});
+        if (!rest.empty()) slot.job->push(Piece{-1, rest, std::nullopt});
     }
     // A stop string may still end the text in what was flushed.
     slot.result.stop = slot.filter->stopped() ? StopType::Word : stop;

@@ -50,17 +50,26 @@ struct TokenProb {
     float prob = 0;
 };
 
+// The sampled token, its probability and the n_probs most probable ones, by softmax over the
+// model's logits (before the sampler's own steps, as llama-server's default n_probs reports).
+struct TokenProbs {
+    int32_t id = -1;
+    float prob = 0;
+    std::vector<TokenProb> top;
+};
+
 // One generated token with the text it makes visible (possibly empty while a stop string
 // or a UTF-8 character is incomplete).
 struct Piece {
     int32_t token = -1;
     std::string text;
-    std::vector<TokenProb> probs;
+    std::optional<TokenProbs> probs;
 };
 
 struct GenerationResult {
     std::string content;
     std::vector<int32_t> tokens;  // generated ids (the stop token included)
+    std::vector<TokenProbs> probs;  // one per token, when n_probs > 0
     StopType stop = StopType::None;
     std::string stopping_word;
     std::string error;       // StopType::Error / Timeout

@@ -99,6 +99,8 @@ def main():
         out["completion"] = shape(json.loads(text))
         status, text = request(base, "/completion", {**completion, "stream": True})
         out["completion_stream"] = stream_shapes(sse_events(text))
+        status, text = request(base, "/completion", {**completion, "n_probs": 3})
+        out["completion_n_probs"] = shape(json.loads(text))["completion_probabilities"]
         chat = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0}
         status, text = request(base, "/v1/chat/completions", chat)
         out["chat"] = shape(json.loads(text))

@@ -200,6 +200,12 @@ class Serve(unittest.TestCase):
         self.assertShape("completion", s.json("POST", "/completion", completion)[1])
         events = sse_events(s.request("POST", "/completion", {**completion, "stream": True})[1])
         self.assertEqual(missing(self.expect["completion_stream"], stream_shapes(events)), [])
+        probs = s.json("POST", "/completion", {**completion, "n_probs": 3})[1]["completion_probabilities"]
+        self.assertEqual(missing(self.expect["completion_n_probs"], shape(probs)), [])
+        self.assertEqual(len(probs), 8)
+        self.assertEqual([len(p["top_logprobs"]) for p in probs], [3] * 8)
+        # At temperature 0 the chosen token is the most probable one.
+        self.assertEqual([p["id"] for p in probs], [p["top_logprobs"][0]["id"] for p in probs])
         chat = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0}
         self.assertShape("chat", s.json("POST", "/v1/chat/completions", chat)[1])
         events = sse_events(s.request("POST", "/v1/chat/completions", {**chat, "stream": True})[1])
@@ -328,6 +334,25 @@ class Lifecycle(unittest.TestCase):
             self.assertLess(time.time() - stopped, 10)
         finally:
             server.stop()
+
+    def test_keys_from_a_key_file(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".keys") as f:
+            f.write("first-key\n\nsecond-key\n")
+            f.flush()
+            server = Server("--api-key-file", f.name)
+            try:
+                body = {"prompt": "Hi", "n_predict": 1}
+                self.assertEqual(server.request("POST", "/completion", body, key="second-key")[0], 200)
+                self.assertEqual(server.request("POST", "/completion", body, key="first-key")[0], 200)
+                self.assertEqual(server.request("POST", "/completion", body, key="third-key")[0], 401)
+                self.assertEqual(server.request("GET", "/health", key=None)[0], 200)
+            finally:
+                server.stop()
+        with tempfile.NamedTemporaryFile("w", suffix=".keys") as empty:
+            r = subprocess.run([NATTER, "serve", "--api-key-file", empty.name], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, f"natter: error: The API key file {empty.name} holds no key.\n")
 
     def test_usage_errors_exit_2_and_runtime_errors_exit_1(self):
         bad = subprocess.run([NATTER, "serve", "--port", "70000"], capture_output=True, text=True, timeout=30)
