@@ -1,5 +1,8 @@
 #include "inference/arch.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.h"
 
 namespace natter {
@@ -70,14 +73,34 @@ void read_rope_scaling(const GgufFile& file, Hparams& hp) {
     const std::string a = hp.architecture + ".";
     // As llama.cpp: linear unless said otherwise (a factor of 1 when none is given).
     const std::string scaling = file.get_string(a + "rope.scaling.type", "linear");
-    const double factor = file.get_float(a + "rope.scaling.factor", 1.0);
+    const auto factor = static_cast<float>(file.get_float(a + "rope.scaling.factor", 1.0));
     hp.rope.attn_factor = static_cast<float>(file.get_float(a + "rope.scaling.attn_factor", 1.0));
     hp.rope.n_ctx_orig = positive_int(file, a + "rope.scaling.original_context_length", hp.n_ctx_train);
-    if (scaling == "linear" || scaling == "longrope") {
-        if (!(factor > 0.0)) throw Error(file.path() + ": rope.scaling.factor must be positive");
-        hp.rope.freq_scale = static_cast<float>(1.0 / factor);
+    if (scaling == "linear" || scaling == "longrope" || scaling == "yarn") {
+        if (!(factor > 0.0f)) throw Error(file.path() + ": rope.scaling.factor must be positive");
+        hp.rope.freq_scale = 1.0f / factor;
     } else if (scaling != "none" && scaling != "llama3") {
-        throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3, longrope)");
+        throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3, longrope, yarn)");
+    }
+    if (scaling == "yarn") {
+        if (file.get_float(a + "rope.scaling.yarn_log_multiplier", 0.0) != 0.0) {
+            throw Error(file.path() + ": YaRN with rope.scaling.yarn_log_multiplier is not supported");
+        }
+        // llama_context's YaRN set-up with its defaults (ext_factor 1, beta_fast 32, beta_slow
+        // 1): the attention factor get_mscale(s) / (1 + 0.1 ln s), which rope_yarn multiplies
+        // by 1 + 0.1 ln s again, and the correction dimensions of ggml_rope_yarn_corr_dims.
+        const float s = 1.0f / hp.rope.freq_scale;
+        hp.rope.ext_factor = 1.0f;
+        float yarn_attn = s <= 1.0f ? 1.0f : 0.1f * std::log(s) + 1.0f;
+        yarn_attn *= 1.0f / (1.0f + 0.1f * std::log(s));
+        hp.rope.attn_factor = yarn_attn * hp.rope.attn_factor;
+        const auto corr_dim = [&](float n_rot) {
+            return static_cast<float>(hp.rope.n_rot) *
+                   std::log(static_cast<float>(hp.rope.n_ctx_orig) / (n_rot * 2 * static_cast<float>(M_PI))) /
+                   (2 * std::log(hp.rope.freq_base));
+        };
+        hp.rope.yarn_low = std::max(0.0f, std::floor(corr_dim(32.0f)));
+        hp.rope.yarn_high = std::min(static_cast<float>(hp.rope.n_rot - 1), std::ceil(corr_dim(1.0f)));
     }
 }
 

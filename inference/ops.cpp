@@ -142,11 +142,18 @@ void rope_cos_sin(const RopeConfig& cfg, int32_t pos, float* cos_out, float* sin
     const float theta_scale = std::pow(cfg.freq_base, -2.0f / static_cast<float>(cfg.n_rot));
     float theta_base = static_cast<float>(pos);
     for (int i = 0; i < cfg.n_rot / 2; ++i) {
-        float theta = theta_base;
-        if (!factors.empty()) theta /= factors[i];
-        theta *= cfg.freq_scale;
-        cos_out[i] = std::cos(theta) * cfg.attn_factor;
-        sin_out[i] = std::sin(theta) * cfg.attn_factor;
+        const float theta_extrap = factors.empty() ? theta_base : theta_base / factors[i];
+        float theta = cfg.freq_scale * theta_extrap;
+        float mscale = cfg.attn_factor;
+        if (cfg.ext_factor != 0.0f) {
+            // ggml's rope_yarn, with the fused multiply-adds its compiled code has.
+            const float y = (static_cast<float>(i) - cfg.yarn_low) / std::max(0.001f, cfg.yarn_high - cfg.yarn_low);
+            const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * cfg.ext_factor;
+            theta = std::fma(theta, 1.0f - ramp_mix, theta_extrap * ramp_mix);
+            mscale *= std::fma(0.1f, std::log(1.0f / cfg.freq_scale), 1.0f);
+        }
+        cos_out[i] = std::cos(theta) * mscale;
+        sin_out[i] = std::sin(theta) * mscale;
         theta_base *= theta_scale;
     }
 }

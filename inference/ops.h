@@ -54,6 +54,10 @@ struct RopeConfig {
     std::vector<float> freq_factors_long;
     int n_ctx_orig = 0;
     float attn_factor = 1.0f;  // cos and sin are multiplied by it (rope.scaling.attn_factor)
+    // YaRN (qwen2's rope.scaling.type yarn): the share of extrapolation, 0 for none, ramped
+    // between the correction dimensions yarn_low and yarn_high (ggml_rope_yarn_corr_dims).
+    float ext_factor = 0.0f;
+    float yarn_low = 0.0f, yarn_high = 0.0f;
     bool neox = false;
 };
 // long_context: the context is longer than cfg.n_ctx_orig (LongRoPE's long factors apply).

@@ -37,9 +37,12 @@ FAMILIES = {
     "phi3-longrope": dict(head_dim=64, n_rot=32, base=10000.0, arch="phi3", longrope=256),
     # gemma3 with what Gemma 3 270M lacks: a window (8) shorter than the prompts, the pattern
     # as a number (every 2nd layer global), its own local RoPE base, linear RoPE scaling of the
-    # global layers (as Gemma 3 4B and up), final logit softcapping; one key/value head; Q4_K_M only (its Q8_0 is 2.7 MB).
+    # global layers (as Gemma 3 4B and up), final logit softcapping; one key/value head;
+    # Q4_K_M only (its Q8_0 is 2.7 MB).
     "gemma3": dict(head_dim=64, n_rot=64, base=1000000.0, n_layer=4, n_head_kv=1, swa=8, swa_pattern=2,
                    base_swa=5000.0, linear=4.0, softcap=5.0),
+    # YaRN as Qwen2.5's long-context note sets it: factor 4 over an original context of 128.
+    "qwen2-yarn": dict(head_dim=64, n_rot=64, base=1000000.0, arch="qwen2", yarn=(4.0, 128)),
 }
 TYPES = {"Q8_0": "q8_0", "Q4_K_M": "q4_k_m"}
 
@@ -84,6 +87,10 @@ def write_f32(arch, path, rng):
         w.add_string(f"{arch}.rope.scaling.type", "linear")
         w.add_float32(f"{arch}.rope.scaling.factor", cfg["linear"])
         w.add_float32(f"{arch}.final_logit_softcapping", cfg["softcap"])
+    if "yarn" in cfg:
+        w.add_string(f"{arch}.rope.scaling.type", "yarn")
+        w.add_float32(f"{arch}.rope.scaling.factor", cfg["yarn"][0])
+        w.add_rope_scaling_orig_ctx_len(cfg["yarn"][1])
     if longrope:
         w.add_rope_scaling_orig_ctx_len(longrope)
         w.add_rope_scaling_attn_factors(float(np.sqrt(1 + np.log(2048 / longrope) / np.log(longrope))))
@@ -148,7 +155,7 @@ def main():
             f32 = os.path.join(tmp, f"{arch}-random-f32.gguf")
             write_f32(arch, f32, np.random.default_rng(1200 + i))
             for t, suffix in TYPES.items():
-                if FAMILIES[arch].get("longrope") and t != "Q8_0":
+                if (FAMILIES[arch].get("longrope") or "yarn" in FAMILIES[arch]) and t != "Q8_0":
                     continue
                 if arch == "gemma3" and t != "Q4_K_M":  # Q8_0 would be 2.7 MB
                     continue

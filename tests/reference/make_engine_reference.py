@@ -142,6 +142,8 @@ def main():
                 {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}) for m in ARCH_MODELS]
     models.append(("gemma3-random-q4_k_m", os.path.join(HERE, "..", "data", "models", "gemma3-random-q4_k_m.gguf"),
                    ARCH_PROMPTS, {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}))
+    models.append(("qwen2-yarn-random-q8_0", os.path.join(HERE, "..", "data", "models", "qwen2-yarn-random-q8_0.gguf"),
+                   ARCH_PROMPTS, {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}))
     # LongRoPE: a 512 context is past the file's original 256 (long factors), a 256 one is not.
     longrope = os.path.join(HERE, "..", "data", "models", "phi3-longrope-random-q8_0.gguf")
     models += [("phi3-longrope-random-q8_0", longrope, ARCH_PROMPTS,
