@@ -25,9 +25,9 @@ constexpr std::array kFileTypes = {
     FileType{"IQ2_XXS", 19, std::nullopt},  FileType{"IQ2_XS", 20, std::nullopt},
     FileType{"Q2_K_S", 21, std::nullopt},   FileType{"IQ3_XS", 22, std::nullopt},
     FileType{"IQ3_XXS", 23, std::nullopt},  FileType{"IQ1_S", 24, std::nullopt},
-    FileType{"IQ4_NL", 25, std::nullopt},   FileType{"IQ3_S", 26, std::nullopt},
+    FileType{"IQ4_NL", 25, GgmlType::IQ4_NL},   FileType{"IQ3_S", 26, std::nullopt},
     FileType{"IQ3_M", 27, std::nullopt},    FileType{"IQ2_S", 28, std::nullopt},
-    FileType{"IQ2_M", 29, std::nullopt},    FileType{"IQ4_XS", 30, std::nullopt},
+    FileType{"IQ2_M", 29, std::nullopt},    FileType{"IQ4_XS", 30, GgmlType::IQ4_XS},
     FileType{"IQ1_M", 31, std::nullopt},    FileType{"BF16", 32, GgmlType::BF16},
     FileType{"TQ1_0", 36, std::nullopt},    FileType{"TQ2_0", 37, std::nullopt},
 };

@@ -1,6 +1,7 @@
 // The IQ4_NL and IQ4_XS quantizers, step for step llama.cpp's quantize_row_iq4_nl_impl as its
 // quantize tool runs it without an importance matrix (ggml_quantize_chunk: quants weighted by
 // x², 7 tries either side of the first scale), so that the bytes written are its bytes.
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -14,17 +15,31 @@ namespace {
 
 constexpr int kTries = 7;
 
-// The index of the value of kIq4nlValues nearest x (ties to the lower one).
+// The index of the value of kIq4nlValues nearest x, as llama.cpp's best_index_int8 picks it:
+// the two values around x, then the lower one if x - lower < upper - x (in float). The
+// quantizer's time went to mispredicted branches, so both steps are branch-free: the bracket,
+// the last value <= x, is that of floor(x) (the values are integers), read from a table.
+// [k + 128]: the last index whose value is <= k. (kIq4nlValues is constant-initialized, so it
+// is set before this dynamic initialization runs.)
+std::array<int8_t, 256> make_last_value_at_most() {
+    std::array<int8_t, 256> t{};
+    int i = 0;
+    for (int k = -128; k < 128; ++k) {
+        while (i < 15 && kIq4nlValues[i + 1] <= k) ++i;
+        t[static_cast<size_t>(k + 128)] = static_cast<int8_t>(i);
+    }
+    return t;
+}
+const std::array<int8_t, 256> kLastValueAtMost = make_last_value_at_most();
+
 int nearest_value(float x) {
     const int8_t* values = kIq4nlValues;
     if (x <= values[0]) return 0;
     if (x >= values[15]) return 15;
-    int lo = 0, hi = 15;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) / 2;
-        if (x < values[mid]) hi = mid; else lo = mid;
-    }
-    return x - values[hi - 1] < values[hi] - x ? hi - 1 : hi;
+    int k = static_cast<int>(x);  // toward zero, then down to floor(x)
+    k -= static_cast<float>(k) > x;
+    const int lo = kLastValueAtMost[static_cast<size_t>(k + 128)];
+    return lo + static_cast<int>(!(x - values[lo] < values[lo + 1] - x));
 }
 
 // The scale of 32 values x (weights w): the least-squares fit of the quants for the scale

@@ -20,7 +20,7 @@ namespace {
 // llama.cpp's numbers for the mixed file types (general.file_type).
 enum Ftype : int {
     kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
-    kQ5_K_S = 16, kQ5_K_M = 17,
+    kQ5_K_S = 16, kQ5_K_M = 17, kIQ4_NL = 25, kIQ4_XS = 30,
 };
 
 enum class Category { TokenEmbd, Output, AttnV, AttnK, AttnQ, AttnOutput, FfnUp, FfnGate, FfnDown, Other };
@@ -69,11 +69,15 @@ bool use_more_bits(int i_layer, int n_layers) {
     return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2;
 }
 
-// A k-quant needs rows that are a multiple of 256; take the nearest 32-block type instead,
-// and F16 when even that does not fit.
+// A k-quant or IQ super-block needs rows that are a multiple of 256; take the nearest
+// 32-block type instead, and F16 when even that does not fit.
 GgmlType fit_row_length(GgmlType wanted, int64_t row_length) {
     if (row_length % traits(wanted).block_size == 0) return wanted;
     switch (wanted) {
+        case GgmlType::IQ1_S: case GgmlType::IQ1_M: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S:
+        case GgmlType::IQ4_XS: wanted = GgmlType::IQ4_NL; break;
+        case GgmlType::TQ1_0: case GgmlType::TQ2_0:
         case GgmlType::Q2_K:
         case GgmlType::Q3_K: wanted = GgmlType::Q4_0; break;
         case GgmlType::Q4_K: wanted = GgmlType::Q5_0; break;
@@ -126,6 +130,7 @@ private:
         if (ftype_ == kQ2_K) type = n_gqa_ >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
         else if (ftype_ == kQ3_K_M) type = i < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
         else if (ftype_ == kQ3_K_L) type = GgmlType::Q5_K;
+        else if (is({kIQ4_NL, kIQ4_XS}) && n_gqa_ >= 4) type = GgmlType::Q5_K;
         else if (is({kQ4_K_M, kQ5_K_M}) && use_more_bits(i, n_attn_v_)) type = GgmlType::Q6_K;
         else if (ftype_ == kQ4_K_S && i < 4) type = GgmlType::Q5_K;
         // 70B shares each attn_v among 8 heads: it is small, so more bits are cheap.
@@ -148,6 +153,7 @@ private:
             if (falcon_) return i < n / 16 ? GgmlType::Q6_K : use_more_bits(i, n) ? GgmlType::Q5_K : GgmlType::Q4_K;
             return use_more_bits(i, n) ? GgmlType::Q6_K : type;
         }
+        if (is({kIQ4_NL, kIQ4_XS}) && i < n / 8) return GgmlType::Q5_K;  // without an importance matrix
         if (ftype_ == kQ5_K_M && use_more_bits(i, n)) return GgmlType::Q6_K;
         if (ftype_ == kQ4_K_S && !falcon_ && i < n / 8) return GgmlType::Q5_K;
         return type;
@@ -156,7 +162,7 @@ private:
     GgmlType attn_output_type(GgmlType type) const {
         if (falcon_) return ftype_ == kQ3_K_L ? GgmlType::Q4_K : type;
         if (model_.n_expert == 8) {
-            return is({kQ2_K, kQ3_K_S, kQ3_K_M, kQ4_K_S, kQ4_K_M}) ? GgmlType::Q5_K : type;
+            return is({kQ2_K, kQ3_K_S, kQ3_K_M, kQ4_K_S, kQ4_K_M, kIQ4_NL, kIQ4_XS}) ? GgmlType::Q5_K : type;
         }
         if (ftype_ == kQ2_K) return GgmlType::Q3_K;
         if (ftype_ == kQ3_K_M) return GgmlType::Q4_K;

@@ -110,7 +110,7 @@ TEST(GgufMalformed, BadTensorDescriptions) {
     EXPECT_ERROR_HAS(one_tensor({uint64_t{1} << 32, uint64_t{1} << 32}, 0, 0), "element count overflows");
     EXPECT_ERROR_HAS(one_tensor({uint64_t{1} << 62}, 0, 0), "data size of tensor 'blk.0.attn_q.weight' overflows");
     EXPECT_ERROR_HAS(one_tensor({4}, 99, 0), "tensor 'blk.0.attn_q.weight' has unknown or unsupported tensor type 99");
-    EXPECT_ERROR_HAS(one_tensor({256}, 16, 0), "unsupported tensor type 16 (IQ2_XXS)");
+    EXPECT_ERROR_HAS(one_tensor({256}, 39, 0), "unsupported tensor type 39 (MXFP4)");
     EXPECT_ERROR_HAS(one_tensor({33}, 2, 0), "has a row of 33 elements, which is not a multiple of the Q4_0 block size 32");
 }
 
