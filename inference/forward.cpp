@@ -148,14 +148,18 @@ std::span<const float> Forward::decode(std::span<const int32_t> tokens, std::spa
     std::vector<bool> seen(static_cast<size_t>(n_sequences()), false);
     for (int r = 0; r < n; ++r) {
         use_sequence(seqs[r]);  // checks the sequence
-        if (seen[static_cast<size_t>(seqs[r])]) throw Error("decode takes each sequence once per step");
-        seen[static_cast<size_t>(seqs[r])] = true;
-        if (positions[r] < 0 || positions[r] > evaluated_ || positions[r] >= cache_.n_ctx) {
-            throw Error("position " + std::to_string(positions[r]) + " of sequence " + std::to_string(seqs[r]) +
-                        " is outside its " + std::to_string(evaluated_) + " evaluated positions or the context");
-        }
         if (tokens[r] < 0 || tokens[r] >= hp.n_vocab) {
             throw Error("token id " + std::to_string(tokens[r]) + " is outside the vocabulary");
+        }
+        const bool continues = r > 0 && seqs[r] == seqs[r - 1];
+        if (continues && positions[r] != positions[r - 1] + 1) {
+            throw Error("decode takes the rows of one sequence at consecutive positions");
+        }
+        if (!continues && seen[static_cast<size_t>(seqs[r])]) throw Error("decode takes the rows of one sequence together");
+        seen[static_cast<size_t>(seqs[r])] = true;
+        if (positions[r] < 0 || (!continues && positions[r] > evaluated_) || positions[r] >= cache_.n_ctx) {
+            throw Error("position " + std::to_string(positions[r]) + " of sequence " + std::to_string(seqs[r]) +
+                        " is outside its " + std::to_string(evaluated_) + " evaluated positions or the context");
         }
     }
     if (trace_) trace_->begin_eval();
@@ -273,21 +277,31 @@ void Forward::store_kv_row(int layer, int t, int pos) {
     for (int i = 0; i < kv_dim; ++i) cache_.v_row(layer, i)[pos] = fp32_to_fp16(v[i]);
 }
 
-// Each row as a lone token on its own sequence: the row's cache is made the current one, and
-// attention_head runs its single-query path with row t at position n_past + t = positions[t].
+// Each sequence's rows on its own cache, made the current one: a lone row takes
+// attention_head's single-query path, a run of rows (a prompt's batch) its batch path, as
+// eval() of those rows would; row t is at position n_past + t = positions[t].
 void Forward::attention_rows(int layer, int n_rows, const int* seqs, const int* positions) {
     const Hparams& hp = model_.hparams();
-    for (int t = 0; t < n_rows; ++t) {
-        use_sequence(seqs[t]);
-        store_kv_row(layer, t, positions[t]);
-        const size_t offset = static_cast<size_t>(t) * hp.q_dim();
-        kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
-        const int n_kv = cache_.padded_length(positions[t] + 1);
-        pool_.parallel_for(hp.n_head, 1, [&](int64_t begin, int64_t end, int thread) {
-            for (int64_t h = begin; h < end; ++h) {
-                attention_head(layer, t, static_cast<int>(h), 1, positions[t] - t, n_kv, thread);
+    for (int first = 0; first < n_rows;) {
+        int end = first + 1;
+        while (end < n_rows && seqs[end] == seqs[first]) ++end;
+        const int rows = end - first;
+        use_sequence(seqs[first]);
+        for (int t = first; t < end; ++t) {
+            store_kv_row(layer, t, positions[t]);
+            const size_t offset = static_cast<size_t>(t) * hp.q_dim();
+            kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
+        }
+        const int n_kv = cache_.padded_length(positions[end - 1] + 1);
+        if (rows > 1) widen_kv(layer, n_kv);
+        const int n_past = positions[first] - first;
+        pool_.parallel_for(static_cast<int64_t>(rows) * hp.n_head, 1, [&](int64_t begin, int64_t stop, int thread) {
+            for (int64_t i = begin; i < stop; ++i) {
+                attention_head(layer, first + static_cast<int>(i / hp.n_head), static_cast<int>(i % hp.n_head), rows, n_past,
+                               n_kv, thread);
             }
         });
+        first = end;
     }
     trace(trace_, {"kqv_out", layer}, attn_.data(), {n_rows, hp.q_dim()});
 }

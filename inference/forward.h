@@ -62,11 +62,13 @@ public:
     int n_sequences() const { return static_cast<int>(parked_.size()); }
     void use_sequence(int seq);
     // One step of several sequences at once: row r is token tokens[r] of sequence seqs[r] at
-    // position positions[r] (each sequence once, at most at its evaluated() position). Every
-    // weight matmul takes all the rows together; attention reads each row's own cache, as a
-    // lone token's does. Returns the logits of every row (row-major, n_vocab each). A row's
-    // logits are those eval() gives for its token alone wherever the weights' summation order
-    // does not depend on the batch size (inference/ops.cpp: matmul_path).
+    // position positions[r]. A sequence's rows stand together at consecutive positions, the
+    // first at most at its evaluated() position: one row (a generated token) or several (a
+    // batch of a prompt, evaluated in the same pass). Every weight matmul takes all the rows
+    // together; attention reads each sequence's own cache, as eval() of its rows alone would.
+    // Returns the logits of every row (row-major, n_vocab each): those eval() gives for the same
+    // rows alone wherever the weights' summation order does not depend on the batch size
+    // (inference/ops.cpp: matmul_path).
     std::span<const float> decode(std::span<const int32_t> tokens, std::span<const int> seqs,
                                   std::span<const int> positions);
 

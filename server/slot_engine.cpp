@@ -190,8 +190,14 @@ void SlotEngine::run() {
                 end(*slot, StopType::Timeout, "the request ran past the server's --timeout");
             }
         }
-        prompt_step();
-        decode_step();
+        // A waiting prompt is evaluated alone in big batches while nothing generates, and joins
+        // the decode steps in smaller ones while something does.
+        const bool generating = std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->generating(); });
+        if (generating) {
+            decode_step();
+        } else {
+            prompt_step();
+        }
         std::lock_guard lock(mutex_);
         for (auto& slot : slots_) {
             slot->shown_cached = static_cast<int>(slot->cached.size());
@@ -262,47 +268,56 @@ void SlotEngine::start(Slot& slot, std::shared_ptr<Job> job) {
     slot.job = std::move(job);
 }
 
-// One batch of the first slot (in id order) whose prompt is not all in yet.
-bool SlotEngine::prompt_step() {
+SlotEngine::Slot* SlotEngine::prompt_slot() {
     for (auto& s : slots_) {
-        Slot& slot = *s;
-        if (!slot.in_prompt()) continue;
-        const auto& prompt = slot.job->params.prompt;
-        const size_t n = std::min(prompt.size() - slot.prompt_done, static_cast<size_t>(options_.n_batch));
-        std::span<const float> logits;
-        const auto t0 = Clock::now();
-        try {
-            forward_->use_sequence(slot.id);
-            logits = forward_->eval(std::span<const int32_t>(prompt.data() + slot.prompt_done, n),
-                                    static_cast<int>(slot.prompt_done));
-        } catch (const Error& e) {
-            slot.cached.resize(static_cast<size_t>(std::min<int>(forward_->evaluated(), static_cast<int>(slot.prompt_done))));
-            end(slot, StopType::Error, e.what());
-            return true;
-        }
-        slot.cached.insert(slot.cached.end(), prompt.begin() + static_cast<std::ptrdiff_t>(slot.prompt_done),
-                           prompt.begin() + static_cast<std::ptrdiff_t>(slot.prompt_done + n));
-        slot.prompt_done += n;
-        {
-            std::lock_guard lock(mutex_);
-            stats_.prompt_tokens += n;
-            stats_.prompt_seconds += ms_between(t0, Clock::now()) / 1000.0;
-        }
-        if (slot.prompt_done == prompt.size()) {
-            slot.generation_start = Clock::now();
-            slot.result.prompt_ms = ms_between(slot.prompt_start, slot.generation_start);
-            if (slot.job->params.n_predict == 0) {
-                end(slot, StopType::Limit);
-            } else {
-                accept_token(slot, logits);
-            }
-        }
-        return true;
+        if (s->in_prompt()) return s.get();
     }
-    return false;
+    return nullptr;
 }
 
-// One token for every generating slot, all in one forward pass.
+// `n` more prompt tokens of the slot are in its cache; `logits` are the last one's.
+void SlotEngine::prompt_evaluated(Slot& slot, size_t n, double seconds, std::span<const float> logits) {
+    const auto& prompt = slot.job->params.prompt;
+    slot.cached.insert(slot.cached.end(), prompt.begin() + static_cast<std::ptrdiff_t>(slot.prompt_done),
+                       prompt.begin() + static_cast<std::ptrdiff_t>(slot.prompt_done + n));
+    slot.prompt_done += n;
+    {
+        std::lock_guard lock(mutex_);
+        stats_.prompt_tokens += n;
+        stats_.prompt_seconds += seconds;
+    }
+    if (slot.prompt_done < prompt.size()) return;
+    slot.generation_start = Clock::now();
+    slot.result.prompt_ms = ms_between(slot.prompt_start, slot.generation_start);
+    if (slot.job->params.n_predict == 0) {
+        end(slot, StopType::Limit);
+    } else {
+        accept_token(slot, logits);
+    }
+}
+
+// With no slot generating: one batch of -b tokens of the first slot (in id order) whose
+// prompt is not all in yet, through eval() (only the last row's logits are computed).
+void SlotEngine::prompt_step() {
+    Slot* slot = prompt_slot();
+    if (!slot) return;
+    const auto& prompt = slot->job->params.prompt;
+    const size_t n = std::min(prompt.size() - slot->prompt_done, static_cast<size_t>(options_.n_batch));
+    std::span<const float> logits;
+    const auto t0 = Clock::now();
+    try {
+        forward_->use_sequence(slot->id);
+        logits = forward_->eval(std::span<const int32_t>(prompt.data() + slot->prompt_done, n),
+                                static_cast<int>(slot->prompt_done));
+    } catch (const Error& e) {
+        end(*slot, StopType::Error, e.what());
+        return;
+    }
+    prompt_evaluated(*slot, n, ms_between(t0, Clock::now()) / 1000.0, logits);
+}
+
+// One token for every generating slot, all in one forward pass, and in the same pass the next
+// rows of a waiting prompt (continuous batching: the new request joins the running batch).
 void SlotEngine::decode_step() {
     std::vector<int32_t> tokens;
     std::vector<int> seqs, positions;
@@ -315,27 +330,44 @@ void SlotEngine::decode_step() {
         positions.push_back(static_cast<int>(s->cached.size()));
     }
     if (rows.empty()) return;
+    Slot* joining = prompt_slot();
+    size_t n_prompt = 0;
+    if (joining) {
+        const auto& prompt = joining->job->params.prompt;
+        n_prompt = std::min(prompt.size() - joining->prompt_done, static_cast<size_t>(options_.n_batch));
+        for (size_t i = 0; i < n_prompt; ++i) {
+            tokens.push_back(prompt[joining->prompt_done + i]);
+            seqs.push_back(joining->id);
+            positions.push_back(static_cast<int>(joining->prompt_done + i));
+        }
+    }
     const auto t0 = Clock::now();
     std::span<const float> logits;
     try {
         logits = forward_->decode(tokens, seqs, positions);
     } catch (const Error& e) {
         for (Slot* slot : rows) end(*slot, StopType::Error, e.what());
+        if (joining) end(*joining, StopType::Error, e.what());
         return;
     }
     const double seconds = ms_between(t0, Clock::now()) / 1000.0;
+    // The step's time, shared between its generated tokens and its prompt rows.
+    const double per_row = seconds / static_cast<double>(tokens.size());
     {
         std::lock_guard lock(mutex_);
         ++stats_.decode_steps;
         stats_.busy_slots_in_steps += rows.size();
         stats_.predicted_tokens += rows.size();
         stats_.predicted_seconds += seconds * static_cast<double>(rows.size());
-        stats_.predicted_wall_seconds += seconds;
+        stats_.predicted_wall_seconds += per_row * static_cast<double>(rows.size());
     }
     const size_t n_vocab = static_cast<size_t>(model_->hparams().n_vocab);
     for (size_t r = 0; r < rows.size(); ++r) {
         rows[r]->cached.push_back(rows[r]->pending);
         accept_token(*rows[r], logits.subspan(r * n_vocab, n_vocab));
+    }
+    if (joining) {
+        prompt_evaluated(*joining, n_prompt, per_row * static_cast<double>(n_prompt), logits.subspan(logits.size() - n_vocab));
     }
 }
 

@@ -1,12 +1,14 @@
 #pragma once
 // The server's engine: one model, -np slots each with its own KV cache (a sequence of
-// inference/forward.h's Forward), and one scheduler thread that runs them. Each step it
-// evaluates the next batch of one waiting prompt, then decodes one token for every slot that
-// is generating, all of them in one forward pass (continuous batching: a new request joins
-// the running batch as soon as its prompt is in). A request that finds every slot busy waits
-// in a bounded queue; a slot keeps the tokens it last held, so a request that shares a prefix
-// with them evaluates only the rest (prompt caching), and a request goes to the idle slot
-// whose tokens share the longest prefix with its prompt.
+// inference/forward.h's Forward), and one scheduler thread that runs them. Each step
+// decodes one token for every slot that is generating, all of them in one forward pass, with
+// the next -b tokens of a waiting prompt in the same pass (continuous batching: a new request
+// joins the running batch at once); while nothing generates, prompts go alone in batches of
+// -b. Either way a prompt is cut into the same batches, so its logits do not depend on what
+// else runs (eval() in other batches rounds differently). A request that finds every slot busy waits in a bounded queue; a slot keeps the tokens
+// it last held, so a request that shares a prefix with them evaluates only the rest (prompt
+// caching), and a request goes to the idle slot whose tokens share the longest prefix with
+// its prompt.
 //
 // Threads: submit(), cancel and the Job's wait/take are called from the HTTP threads; the
 // scheduler thread alone touches the model's Forward and the slots.
@@ -173,7 +175,9 @@ private:
     void run();
     void assign_waiting_jobs();
     void start(Slot& slot, std::shared_ptr<Job> job);
-    bool prompt_step();
+    Slot* prompt_slot();  // the first slot whose prompt is not all in yet
+    void prompt_evaluated(Slot& slot, size_t n, double seconds, std::span<const float> logits);
+    void prompt_step();
     void decode_step();
     // Samples the slot's next token from logits and sends its text; false when it ended the request.
     bool accept_token(Slot& slot, std::span<const float> logits);

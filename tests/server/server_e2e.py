@@ -167,7 +167,11 @@ class Serve(unittest.TestCase):
         self.assertEqual(t["content"], r["content"])
 
     def test_two_slots_at_once_give_what_each_gives_alone(self):
-        prompts = ["Once upon a time", "The three primary colors are", "def fibonacci(n):"]
+        # The third waits for a slot and its prompt (70 tokens) joins the others' decode steps.
+        prompts = ["Once upon a time", "The three primary colors are",
+                   "Here is a long list of things to remember before a trip: passport, tickets, charger, "
+                   "toothbrush, socks, a book, sunglasses, water, snacks, keys, wallet, phone, headphones, "
+                   "a jacket, medicine, and finally"]
         body = lambda p: {"prompt": p, "n_predict": 24, "temperature": 0, "cache_prompt": False}
         alone = [self.server.json("POST", "/completion", body(p))[1]["content"] for p in prompts]
         together = [None] * len(prompts)

@@ -91,6 +91,54 @@ TEST_F(Sequences, DecodeRowsEqualEachSequenceAlone) {
     }
 }
 
+// A prompt's batches in the same pass as another sequence's generated token: the generating
+// row's logits are those it has alone, and the prompt's last row's are eval()'s of the prompt
+// in the same batches (here of 8 tokens: eval() batches the same way, shown first).
+TEST_F(Sequences, APromptsBatchesJoinTheRunningStep) {
+    const auto a = tokens("The capital of France is");
+    const auto b = tokens("Once upon a time, in a land far away, there lived");
+    const int steps = 12;
+    std::vector<std::vector<float>> a_alone;
+    std::vector<float> b_alone;
+    {
+        natter::Forward one(*model_, natter::ForwardOptions{512, 512, 2});
+        a_alone = alone(one, a, steps);
+        natter::Forward batches_of_8(*model_, natter::ForwardOptions{512, 8, 2});
+        b_alone = copy(batches_of_8.eval(b, 0));
+    }
+    natter::Forward fwd(*model_, natter::ForwardOptions{512, 512, 2});
+    fwd.set_sequences(2);
+    fwd.use_sequence(0);
+    std::vector<float> logits = copy(fwd.eval(a, 0));
+    ASSERT_EQ(logits, a_alone[0]);
+    int a_pos = static_cast<int>(a.size());
+    size_t b_done = 0;
+    const size_t n_vocab = static_cast<size_t>(model_->hparams().n_vocab);
+    for (int step = 1; step < steps && b_done < b.size(); ++step) {
+        const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        std::vector<int32_t> row_tokens = {next};
+        std::vector<int> seqs = {0}, positions = {a_pos};
+        const size_t chunk = std::min<size_t>(8, b.size() - b_done);
+        for (size_t i = 0; i < chunk; ++i) {
+            row_tokens.push_back(b[b_done + i]);
+            seqs.push_back(1);
+            positions.push_back(static_cast<int>(b_done + i));
+        }
+        const auto out = copy(fwd.decode(row_tokens, seqs, positions));
+        logits.assign(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n_vocab));
+        ASSERT_EQ(logits, a_alone[step]) << "step " << step;
+        b_done += chunk;
+        ++a_pos;
+        if (b_done == b.size()) {
+            const std::vector<float> last(out.end() - static_cast<std::ptrdiff_t>(n_vocab), out.end());
+            EXPECT_EQ(last, b_alone);
+        }
+    }
+    ASSERT_EQ(b_done, b.size()) << "the prompt did not finish in the steps";
+    fwd.use_sequence(1);
+    EXPECT_EQ(fwd.evaluated(), static_cast<int>(b.size()));
+}
+
 TEST_F(Sequences, DecodeRefusesWhatItCannotDo) {
     natter::Forward fwd(*model_, natter::ForwardOptions{64, 64, 1});
     fwd.set_sequences(2);
@@ -104,9 +152,15 @@ TEST_F(Sequences, DecodeRefusesWhatItCannotDo) {
     };
     EXPECT_EQ(message({}, {}, {}), "nothing to decode: the token list is empty");
     EXPECT_EQ(message({1}, {2}, {0}), "sequence 2 does not exist");
-    EXPECT_EQ(message({1, 1}, {0, 0}, {0, 0}), "decode takes each sequence once per step");
+    EXPECT_EQ(message({1, 1}, {0, 0}, {0, 0}), "decode takes the rows of one sequence at consecutive positions");
+    EXPECT_EQ(message({1, 1, 1}, {0, 1, 0}, {0, 0, 1}), "decode takes the rows of one sequence together");
+    EXPECT_EQ(message({1, 1}, {0, 0}, {63, 64}), "position 63 of sequence 0 is outside its 0 evaluated positions or the context");
+    EXPECT_EQ(message({1, 1}, {1, 1}, {0, 64}), "decode takes the rows of one sequence at consecutive positions");
     EXPECT_EQ(message({1}, {0}, {5}), "position 5 of sequence 0 is outside its 0 evaluated positions or the context");
     EXPECT_EQ(message({1}, {0}, {0}), "no error");
+    EXPECT_EQ(message({1, 1}, {1, 1}, {0, 1}), "no error");  // a batch of a prompt
+    EXPECT_EQ(message({1, 2}, {1, 1}, {2, 3}), "no error");
+    EXPECT_EQ(message({1}, {1}, {63}), "position 63 of sequence 1 is outside its 4 evaluated positions or the context");
 }
 
 }  // namespace
