@@ -63,12 +63,8 @@ bool read_message(std::istream& in, std::string& message) {
 
 void print_stats(const SessionEvent& e, const Session& session, std::ostream& err) {
     const ContextUsage ctx = session.context();
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "natter: %d tokens, %.2f tokens/s, first token after %.0f ms | prompt %d tokens (%d evaluated) | context %d/%d | %s\n",
-                  e.stats.completion_tokens, e.stats.tokens_per_second(), e.stats.ttft_ms, e.stats.prompt_tokens,
-                  e.stats.prompt_evaluated, ctx.used, ctx.total, std::string(stop_reason_name(e.reason)).c_str());
-    err << line << std::flush;
+    err << "natter: " << reply_stats_text(e.stats, e.reason) << " \u00b7 context " << ctx.used << "/" << ctx.total << "\n"
+        << std::flush;
 }
 
 // Streams one reply to `out` until it ends.

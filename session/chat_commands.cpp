@@ -30,6 +30,8 @@ const std::vector<CommandInfo>& command_table() {
          "send your last message again as TEXT, replacing its reply; no text: edit it in the input line"},
         {CommandKind::Clear, "clear", {}, "", ArgShape::None, "start a new, empty chat; this one is autosaved first"},
         {CommandKind::Prompt, "prompt", {}, "", ArgShape::None, "show the exact prompt text the model sees"},
+        {CommandKind::Stats, "stats", {}, "", ArgShape::None,
+         "each reply's tokens, speed, time to first token and why it stopped"},
         {CommandKind::Copy, "copy", {}, "", ArgShape::None, "copy the last reply to the clipboard (OSC 52)", true},
         {CommandKind::Quit, "quit", {"exit"}, "", ArgShape::None, "save the chat and quit"},
     };
@@ -291,6 +293,19 @@ CommandResult run_command(Session& s, const ParsedInput& input, bool autosave) {
             r.title = "The prompt the model sees, template " + s.template_name();
             r.text = s.prompt_text();
             return r;
+        case CommandKind::Stats: {
+            int n = 0;
+            for (const Message& m : s.messages()) {
+                if (m.role != Role::Assistant || m.stop_reason == StopReason::None) continue;
+                r.text += "reply " + std::to_string(++n) + ": " + reply_stats_text(m.stats, m.stop_reason) + "\n";
+            }
+            if (n == 0) {
+                r.notice = "No replies yet.";
+            } else {
+                r.title = "Reply statistics";
+            }
+            return r;
+        }
         case CommandKind::Copy: break;
         case CommandKind::Quit: r.quit = true; return r;
     }

@@ -16,7 +16,7 @@ namespace natter {
 
 class Session;
 
-enum class CommandKind { Help, Save, Load, Template, Set, System, Regen, Undo, Edit, Clear, Prompt, Copy, Quit };
+enum class CommandKind { Help, Save, Load, Template, Set, System, Regen, Undo, Edit, Clear, Prompt, Stats, Copy, Quit };
 
 // How a command takes its argument.
 enum class ArgShape {

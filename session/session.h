@@ -72,6 +72,8 @@ enum class StopReason {
     Error,          // the engine failed; the event carries the message
 };
 std::string_view stop_reason_name(StopReason reason);  // "eos", "stop", "reverse-prompt", ...
+// For people: "end of text", "the -n limit", "context full", "stopped by you", ...
+std::string_view stop_reason_text(StopReason reason);
 
 using WallClock = std::chrono::system_clock;
 
@@ -90,6 +92,10 @@ struct ReplyStats {
         return prompt_ms > 0 ? prompt_evaluated * 1000.0 / prompt_ms : 0.0;
     }
 };
+
+// One reply's numbers in one line, the same in both chats and /stats: "12 tokens · 13.3 tokens/s ·
+// first token 250 ms · prompt 31 tokens, 5 evaluated in 210 ms · end of text".
+std::string reply_stats_text(const ReplyStats& stats, StopReason reason);
 
 struct Message {
     Role role = Role::User;

@@ -78,6 +78,7 @@ private:
     // The last reply's numbers for the status line, and prompt progress.
     std::optional<ReplyStats> last_stats_;
     bool replying_ = false;
+    bool show_stats_ = false;  // F11: each reply's numbers under it
     bool evaluating_ = false;
     int progress_done_ = 0;
     int progress_total_ = 0;

@@ -165,6 +165,9 @@ LineEditor::LineEditor(std::string prompt, LineHandler on_line, MatchesHandler o
     rl_initialize();
     rl_variable_bind("enable-bracketed-paste", "off");  // pastes arrive through the screen
     rl_variable_bind("bell-style", "none");
+    // An entry recalled with Up and edited, then left, stays as it was sent: readline would
+    // otherwise keep the edit in the history (and in the history file).
+    rl_variable_bind("revert-all-at-newline", "on");
     rl_add_defun("natter-accept-or-continue", accept_or_continue, -1);
     rl_add_defun("natter-insert-newline", insert_newline, -1);
     const auto all = {emacs_standard_keymap, vi_insertion_keymap, vi_movement_keymap};

@@ -18,6 +18,7 @@ const std::vector<KeyBinding>& key_bindings() {
         {{}, "Ctrl-D", Action::None, "quit, on an empty line (the chat is saved first)"},
         {{3}, "Ctrl-C", Action::Interrupt, "stop the reply and keep what it has said; at an empty prompt, say how to quit"},
         {{KEY_F(1)}, "F1", Action::Help, "show this help (every key and command)"},
+        {{KEY_F(11)}, "F11", Action::Stats, "show or hide each reply's numbers under it (tokens, tokens/s, first token, why it stopped)"},
         {{KEY_F(12)}, "F12", Action::Messages, "show every message of this chat in full (the line above the status line shows one)"},
         {{KEY_PPAGE}, "PgUp", Action::PageUp, "scroll the conversation up a page"},
         {{KEY_NPAGE}, "PgDn", Action::PageDown, "scroll the conversation down a page"},

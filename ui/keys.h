@@ -13,6 +13,7 @@ enum class Action {
     None,  // handled by readline (documented here, dispatched there)
     Help,
     Messages,   // every notice and error of this chat, in full
+    Stats,      // show or hide each reply's numbers under it
     Interrupt,  // Ctrl-C
     PageUp,
     PageDown,

@@ -53,6 +53,11 @@ std::vector<StyledLine> layout_turn(const Turn& turn, const std::string& assista
         note.add("[interrupted]", Style::Dim);
         rows.push_back(note);
     }
+    if (!turn.stats.empty()) {
+        StyledLine stats;
+        stats.add(turn.stats, Style::Dim);
+        for (StyledLine& row : wrap(stats, width)) rows.push_back(std::move(row));
+    }
     rows.emplace_back();
     return rows;
 }

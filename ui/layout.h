@@ -17,11 +17,13 @@ struct Turn {
     bool interrupted = false;  // cancelled or failed: the text is partial
     bool streaming = false;    // the reply is still arriving
     bool in_context = true;    // false once the context window dropped it
+    std::string stats;         // a finished reply's numbers, when they are shown (F11); else empty
     bool operator==(const Turn&) const = default;
 };
 
 // The rows of one turn: a label row, the text (user text verbatim, replies as Markdown
-// lite), an "[interrupted]" note when cut short, then one blank separator row.
+// lite), an "[interrupted]" note when cut short, the reply's numbers when shown, then one
+// blank separator row.
 std::vector<StyledLine> layout_turn(const Turn& turn, const std::string& assistant_label, int width);
 
 // Where a row is, independent of the width: the turn and how far into it (0..1).

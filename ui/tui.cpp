@@ -309,6 +309,11 @@ void Chat::handle_action(Action action) {
             open_pager("Messages of this chat, oldest first (q closes)", all.empty() ? "(none yet)" : all);
             break;
         }
+        case Action::Stats:
+            show_stats_ = !show_stats_;
+            notify(show_stats_ ? "each reply's numbers are shown under it (F11 hides them)" : "reply numbers hidden (F11 shows them)");
+            refresh_turns();
+            break;
         case Action::Redraw: clearok(curscr, TRUE); break;
         case Action::Suspend: screen_.suspend(); break;
         default: session_.set_settings(adjust(session_.settings(), action)); break;
@@ -371,6 +376,9 @@ void Chat::refresh_turns() {
         t.interrupted = m.interrupted;
         t.in_context = m.in_context;
         t.streaming = busy && i + 1 == messages.size() && m.role == Role::Assistant;
+        if (show_stats_ && m.role == Role::Assistant && !t.streaming && m.stop_reason != StopReason::None) {
+            t.stats = reply_stats_text(m.stats, m.stop_reason);
+        }
         turns.push_back(std::move(t));
     }
     // The status line shows the newest finished reply's speed (also after /load and /undo).

@@ -48,7 +48,7 @@ TEST(Commands, UniquePrefixesWork) {
     EXPECT_EQ(parse_input("/tem llama-3").arg, "llama-3");
     const auto p = parse_input("/s x");  // save, set, system
     EXPECT_EQ(p.kind, Kind::Error);
-    EXPECT_EQ(p.text, "/s is ambiguous: /save /set /system");
+    EXPECT_EQ(p.text, "/s is ambiguous: /save /set /system /stats");
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "session/chat_commands.h"
 #include "session/session_impl.h"
 #include "core/error.h"
 #include "inference/forward.h"
@@ -320,6 +321,26 @@ TEST_F(StoriesSession, AReplyCutByTheLengthLimitSaysSo) {
                                      [](const SessionEvent& e) { return e.kind == SessionEvent::Kind::Notice; });
     ASSERT_NE(notice, t.events.end()) << "no notice for a reply cut at -n";
     EXPECT_NE(notice->text.find("length limit of 3 tokens"), std::string::npos) << notice->text;
+}
+
+TEST_F(StoriesSession, StatsListEveryReplysNumbersAndWhyItStopped) {
+    auto s = make(greedy_options(3));
+    EXPECT_EQ(run_command(*s, parse_input("/stats"), false).notice, "No replies yet.");
+    say(*s, "Once upon a time");
+    say(*s, "The cat");
+    const CommandResult r = run_command(*s, parse_input("/stats"), false);
+    EXPECT_EQ(r.title, "Reply statistics");
+    const std::vector<Message> msgs = s->messages();
+    // One line per reply, with the numbers the transcript keeps.
+    const std::string first = "reply 1: 3 tokens \u00b7 ", second = "reply 2: 3 tokens \u00b7 ";
+    EXPECT_EQ(r.text.find(first), 0u) << r.text;
+    EXPECT_NE(r.text.find("\n" + second), std::string::npos) << r.text;
+    EXPECT_NE(r.text.find("prompt " + std::to_string(msgs[3].stats.prompt_tokens) + " tokens, " +
+                          std::to_string(msgs[3].stats.prompt_evaluated) + " evaluated in "),
+              std::string::npos) << r.text;
+    EXPECT_LT(msgs[3].stats.prompt_evaluated, msgs[3].stats.prompt_tokens);  // the first turn came from the cache
+    EXPECT_NE(r.text.find("\u00b7 the -n limit\n"), std::string::npos) << r.text;
+    EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n'), 2);
 }
 
 TEST_F(StoriesSession, TheContextGaugeCountsOnlyTheConversationAfterClearAndUndo) {

@@ -87,3 +87,12 @@ TEST(Scrollback, AnchorsFindTheSameTurnAfterAResize) {
     sb.set_width(10);                            // now label + 20 rows + blank = 22 rows
     EXPECT_EQ(sb.row_of(mid), 3 + 11);
 }
+
+TEST(LayoutTurn, ShownStatsComeUnderTheReplyDimAndWrapped) {
+    Turn t = reply("Paris.");
+    t.stats = "7 tokens \u00b7 13.3 tokens/s \u00b7 end of text";
+    const auto rows = layout_turn(t, "Bot", 20);
+    // "7 tokens · 13.3 " is 16 columns; the middle dot is one column wide.
+    EXPECT_EQ(texts(rows), (std::vector<std::string>{"Bot", "Paris.", "7 tokens \u00b7 13.3", "tokens/s \u00b7 end of", "text", ""}));
+    EXPECT_EQ(rows[2].spans[0].style, Style::Dim);
+}
