@@ -15,7 +15,7 @@ namespace natter {
 class Model;
 
 // The template `requested` names; with none, the one detected from the model's
-// tokenizer.chat_template, else chatml. Throws natter::Error for an unknown name.
+// tokenizer.chat_template, else the family's (gemma for gemma*, phi-3 for phi3), else chatml. Throws natter::Error for an unknown name.
 const ChatTemplate& chat_template_for_model(const TemplateRegistry& registry, const Model& model,
                                             const std::string& requested);
 

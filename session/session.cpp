@@ -118,6 +118,11 @@ const ChatTemplate& chat_template_for_model(const TemplateRegistry& registry, co
     const std::string jinja = model.file().get_string("tokenizer.chat_template", "");
     const auto detected = TemplateRegistry::detect(jinja);
     if (detected && registry.find(*detected)) return registry.get(*detected);
+    // No template in the file (a base model, an old conversion): the family's own format, which
+    // is what its instruct models were trained on; chatml for the rest.
+    const std::string arch = model.file().get_string("general.architecture", "");
+    if (arch.starts_with("gemma") && registry.find("gemma")) return registry.get("gemma");
+    if (arch == "phi3" && registry.find("phi-3")) return registry.get("phi-3");
     return registry.get("chatml");
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/paths.h"
 #include "session/session_impl.h"
 #include "inference/forward.h"
 #include "inference/unicode.h"
@@ -60,6 +61,20 @@ TEST_F(SmolLM, AReplyCutInsideACharacterKeepsNoBrokenByte) {
     EXPECT_TRUE(unicode::is_valid_utf8(stored));
     EXPECT_EQ(stored, bytes.substr(0, complete) + "\uFFFD");
     EXPECT_EQ(t.streamed, stored);
+}
+
+// Gemma 3 270M (the base model) has no tokenizer.chat_template: the family's format, not chatml.
+TEST(GemmaSession, AGemmaWithoutATemplateGetsTheGemmaFormat) {
+    const std::string path = (paths::model_cache_dir() / "gemma-3-270m-q4_k_m.gguf").string();
+    const auto model = test::load_once(path);
+    ASSERT_TRUE(model) << "missing " << path << " (natter pull gemma3-270m fetches it)";
+    ASSERT_EQ(model->file().get_string("tokenizer.chat_template", ""), "");
+    Session s(model, greedy_options(4));
+    EXPECT_EQ(s.template_name(), "gemma");
+    const Turn t = say(s, "Hi");
+    ASSERT_EQ(t.last.kind, SessionEvent::Kind::Finished) << t.last.text;
+    EXPECT_EQ(s.prompt_text().rfind("<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n", 0), 0u)
+        << s.prompt_text();
 }
 
 TEST_F(SmolLM, TwoTurnsMatchGreedyDecodingAndReuseTheCache) {
