@@ -15,7 +15,15 @@ A model's "n_ctx" (512 unless recorded) is the context both sides run with; llam
 with its library defaults otherwise, so a sliding-window model keeps a full-size SWA cache
 (swa_full), each position in the cell of its number, as natter's cache does.
 The quantized variants are made by `natter quantize --pure` from the default model: their
-sha256 is recorded, so a test that regenerates them knows it has the same file.
+sha256 is recorded, so a test that regenerates them knows it has the same file. For IQ4_NL and
+IQ4_XS the script also checks that llama-quantize --pure writes the same tensor bytes.
+
+The IQ types natter cannot quantize to (SPLICE_TYPES) are proven on files llama-quantize made:
+--pure IQ4_NL with blk.0.ffn_down in the low type (--tensor-type; an importance matrix from
+llama-imatrix on tests/data/genesis-kjv.txt for that tensor alone where the type requires one).
+Every other tensor is natter's own IQ4_NL, byte for byte, so only that tensor is committed
+(engine/splice/*.bin) and the fixture make-variants rebuilds the file (tests/gguf_splice.py).
+llama.cpp is run on its own file; the test runs on the rebuilt one, whose tensors are the same.
 """
 import argparse
 import hashlib
@@ -26,6 +34,9 @@ import sys
 
 import numpy as np
 import llama_cpp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import gguf_splice  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "engine")
@@ -48,7 +59,15 @@ PROMPTS = {
 }
 # Types the default model is requantized to (the F16/F32 ones hold the Q4_1 values exactly).
 VARIANT_TYPES = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q5_1", "Q8_0",
-                 "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+                 "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
+SPLICE_TYPES = ["IQ3_S", "IQ3_XXS", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S", "TQ1_0", "TQ2_0"]
+NEEDS_IMATRIX = {"IQ3_XXS", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S"}
+SPLICE_TENSOR = "blk.0.ffn_down.weight"
+LLAMA_BIN = os.path.join(CACHE, "llamacpp", "build", "bin")
+F32_SOURCE = os.path.join(CACHE, "variants", "smollm2-f32.gguf")
+# 18 tokens: the prompt takes the tiled kernel (8+ rows) and IQ4_NL's GEMM (groups of 4) and
+# GEMV (the 2 left), then generation the one-row kernels.
+SPLICE_PROMPTS = ["code"]
 VARIANT_PROMPTS = ["capital", "chinese", "code"]
 # Gemma 3: its own chat format, and a prompt longer than the 512-position sliding window
 # (about 700 tokens: two batches of 512 and the rest, then 64 generated past the window).
@@ -126,6 +145,54 @@ def write(name, model_path, cases, extra):
         json.dump(doc, f, ensure_ascii=False, indent=1)
 
 
+def run_quiet(cmd):
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def llama_quantize(args):
+    run_quiet([os.path.join(LLAMA_BIN, "llama-quantize")] + args)
+
+
+def check_same_tensors(ours, theirs, skip=()):
+    a, b = gguf_splice.tensor_bytes(ours), gguf_splice.tensor_bytes(theirs)
+    bad = [n for n in b if n not in skip and a.get(n) != b[n]]
+    if bad or set(a) != set(b):
+        sys.exit(f"{ours} and {theirs} differ in tensors {bad[:5]}")
+
+
+def imatrix(work):
+    path = os.path.join(work, "smollm2-f32.imatrix.gguf")
+    if not os.path.exists(path):
+        run_quiet([os.path.join(LLAMA_BIN, "llama-imatrix"), "-m", F32_SOURCE, "-f",
+                   os.path.join(HERE, "..", "data", "genesis-kjv.txt"), "-o", path, "-c", "512", "--chunks", "8",
+                   "-t", "2"])
+    return path
+
+
+def spliced_variant(t, natter, work):
+    """llama.cpp's file for type t (see the module doc), and the fixture's rebuild of it."""
+    llama_made = os.path.join(work, f"llama-smollm2-{t.lower()}-blk0.gguf")
+    args = ["--pure", "--tensor-type", "blk\\.0\\.ffn_down=" + t.lower()]
+    if t in NEEDS_IMATRIX:
+        args += ["--imatrix", imatrix(work), "--include-weights", SPLICE_TENSOR]
+    llama_quantize(args + [F32_SOURCE, llama_made, "IQ4_NL"])
+    base = os.path.join(work, "smollm2-iq4_nl.gguf")
+    if not os.path.exists(base):  # check_same_tensors below catches a stale one
+        subprocess.run([natter, "quantize", "--pure", "--allow-requantize", "--quiet", DEFAULT_MODEL, base, "IQ4_NL"],
+                       check=True)
+    blob = gguf_splice.tensor_bytes(llama_made)[SPLICE_TENSOR]
+    os.makedirs(os.path.join(OUT, "splice"), exist_ok=True)
+    blob_file = f"splice/{t.lower()}.{SPLICE_TENSOR}.bin"
+    with open(os.path.join(OUT, blob_file), "wb") as f:
+        f.write(blob)
+    rebuilt = os.path.join(work, f"smollm2-{t.lower()}-blk0.gguf")
+    gguf_splice.splice(base, rebuilt, SPLICE_TENSOR, t, blob)
+    check_same_tensors(rebuilt, llama_made)
+    return llama_made, rebuilt, {"tensor": SPLICE_TENSOR, "type": t, "file": blob_file}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--natter", required=True, help="path to the natter binary (for quantize)")
@@ -156,14 +223,30 @@ def main():
             continue
         subprocess.run([args.natter, "quantize", "--pure", "--allow-requantize", "--quiet",
                         DEFAULT_MODEL, path, t], check=True)
-        models.append((f"smollm2-{t.lower()}", path, VARIANT_PROMPTS,
-                       {"made_by": f"natter quantize --pure --allow-requantize <default model> {t}",
-                        "type": t}))
+        extra = {"made_by": f"natter quantize --pure --allow-requantize <default model> {t}", "type": t}
+        if t.startswith("IQ"):
+            theirs = os.path.join(args.work, f"llama-smollm2-{t.lower()}.gguf")
+            llama_quantize(["--pure", F32_SOURCE, theirs, t])
+            check_same_tensors(path, theirs)
+            extra["llama_quantize"] = f"the same tensor bytes as llama-quantize --pure smollm2-f32.gguf {t}"
+        models.append((f"smollm2-{t.lower()}", path, VARIANT_PROMPTS, extra))
     for name, path, prompts, extra in models:
         if args.only and name != args.only:
             continue
         print(name)
         write(name, path, reference(path, name, prompts, extra.get("n_ctx", 512)), extra)
+    for t in SPLICE_TYPES:
+        name = f"smollm2-{t.lower()}-blk0"
+        if args.only and name != args.only:
+            continue
+        llama_made, rebuilt, splice = spliced_variant(t, args.natter, args.work)
+        print(name)
+        cases = reference(llama_made, name, SPLICE_PROMPTS)
+        imat = " with an importance matrix for it" if t in NEEDS_IMATRIX else ""
+        write(name, rebuilt, cases,
+              {"made_by": f"llama-quantize --pure --tensor-type blk.0.ffn_down={t}{imat} smollm2-f32.gguf IQ4_NL; "
+                          "llama.cpp ran that file, the test runs the fixture's rebuild with the same tensors",
+               "type": "IQ4_NL", "splice": splice})
 
 
 if __name__ == "__main__":
