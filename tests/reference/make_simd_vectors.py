@@ -280,6 +280,22 @@ def write_iq(ggml, args):
         if name == "IQ4_NL":
             for n in (1, 4):
                 lines.append(f"repacked {name} {n} {hexf(ggml.repacked(name, weights, acts[:n]))}")
+    # IQ4_NL's vec_dot takes blocks in pairs and adds an odd last one apart: 17 blocks.
+    cols = 17 * 32
+    w = (rng.standard_normal((ROWS, cols)) * 0.05).astype(np.float32)
+    a = rng.standard_normal((1, cols)).astype(np.float32)
+    a[0, rng.integers(0, cols, 6)] *= 40.0
+    weights = ggml.store("IQ4_NL", w)
+    act = ggml.from_float("Q8_0", a[0])
+    traits = ggml.traits("IQ4_NL")
+    row_bytes = len(weights) // ROWS
+    wb = np.frombuffer(weights, dtype=np.uint8).copy()
+    results = []
+    for r in range(ROWS):
+        result = ctypes.c_float()
+        VEC_DOT(traits.vec_dot)(cols, ctypes.byref(result), 0, wb.ctypes.data + r * row_bytes, 0, act.ctypes.data, 0, 1)
+        results.append(result.value)
+    lines.append(f"oddblocks IQ4_NL {ROWS} {cols} {weights.hex()} {hexf(a[0])} {hexf(results)}")
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 

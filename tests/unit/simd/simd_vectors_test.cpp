@@ -199,6 +199,26 @@ TEST_F(IqVsLlamaCpp, RepackedLikeGemvAndGemm) {
                 "GEMM");
 }
 
+// IQ4_NL's vec_dot sums blocks in pairs and an odd last block apart (17 blocks here).
+TEST_F(IqVsLlamaCpp, OddBlockCountLikeVecDot) {
+    int seen = 0;
+    for (const auto& line : iq_vectors().other) {
+        if (line[0] != "oddblocks") continue;
+        const int rows = std::stoi(line[2]), cols = std::stoi(line[3]);
+        const std::vector<uint8_t> w = test::hex_bytes(line[4]);
+        const std::vector<float> x = test::hex_values<float>(line[5]);
+        std::vector<uint8_t> act(row_size(GgmlType::Q8_0, cols));
+        avx2()->quantize_row(GgmlType::Q8_0)(x.data(), act.data(), cols);
+        std::vector<float> got;
+        for (int r = 0; r < rows; ++r) {
+            got.push_back(avx2()->vec_dot(GgmlType::IQ4_NL, DotPath::Vector)(cols, w.data() + r * w.size() / rows, act.data()));
+        }
+        expect_bits(test::hex_values<float>(line[6]), got, "vec_dot IQ4_NL, 17 blocks");
+        ++seen;
+    }
+    EXPECT_EQ(seen, 1);
+}
+
 TEST_F(IqVsLlamaCpp, MatmulFollowsLlamaCppDispatch) {
     if (kernels().name != "avx2") GTEST_SKIP() << "NATTER_KERNELS selects " << kernels().name;
     expect_matmul_like_llama_cpp(iq_vectors(), {"IQ4_NL"});
