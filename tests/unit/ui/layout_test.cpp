@@ -11,8 +11,14 @@ std::vector<std::string> texts(const std::vector<StyledLine>& rows) {
     for (const auto& r : rows) out.push_back(r.text());
     return out;
 }
-Turn user(std::string text) { return Turn{Turn::Who::User, std::move(text)}; }
-Turn reply(std::string text) { return Turn{Turn::Who::Assistant, std::move(text)}; }
+Turn turn(Turn::Who who, std::string text) {
+    Turn t;
+    t.who = who;
+    t.text = std::move(text);
+    return t;
+}
+Turn user(std::string text) { return turn(Turn::Who::User, std::move(text)); }
+Turn reply(std::string text) { return turn(Turn::Who::Assistant, std::move(text)); }
 }  // namespace
 
 TEST(LayoutTurn, LabelTextAndSeparator) {
