@@ -67,19 +67,15 @@ ModelRow describe(const fs::path& path) {
     return row;
 }
 
-int list_models() {
+void list_models() {
     const fs::path dir = paths::model_cache_dir();
-    std::vector<fs::path> files;
+    const std::vector<std::string> files = paths::model_files(dir);
     std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->path().extension() == ".gguf" && it->is_regular_file(ec)) files.push_back(it->path());
-    }
-    std::sort(files.begin(), files.end());
     if (files.empty()) {
         std::cout << "No models in " << dir.string() << ".\n";
     } else {
         std::vector<ModelRow> rows{{"NAME", "SIZE", "TYPE", "ARCH", "CONTEXT"}};
-        for (const fs::path& f : files) rows.push_back(describe(f));
+        for (const std::string& f : files) rows.push_back(describe(dir / f));
         size_t w[4] = {};
         for (const ModelRow& r : rows) {
             w[0] = std::max(w[0], r.name.size());
@@ -111,7 +107,6 @@ int list_models() {
                   << std::string(size_width - size.size(), ' ') << size << "  " << m->description << "\n";
     }
     std::cout << "\n-m takes a file, a name from this list, or the start of one.\n";
-    return 0;
 }
 
 // ---- natter pull ----------------------------------------------------------------------
@@ -254,9 +249,7 @@ struct PullOptions {
 
 void add_models_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("models", "List the models in the models folder and those `natter pull` can fetch");
-    cmd->callback([]() {
-        if (const int rc = list_models(); rc != 0) throw CLI::RuntimeError(rc);
-    });
+    cmd->callback(list_models);
 }
 
 void add_pull_command(CLI::App& app) {

@@ -55,7 +55,8 @@ std::string lower(std::string s) {
     return s;
 }
 
-// The *.gguf files in the models folder, by name.
+}  // namespace
+
 std::vector<std::string> model_files(const fs::path& dir) {
     std::vector<std::string> names;
     std::error_code ec;
@@ -66,8 +67,6 @@ std::vector<std::string> model_files(const fs::path& dir) {
     std::sort(names.begin(), names.end());
     return names;
 }
-
-}  // namespace
 
 std::string resolve_model_path(const std::string& requested) {
     const fs::path dir = model_cache_dir();

@@ -10,6 +10,7 @@
 // password database's entry for this user. With neither, natter::Error says so.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace natter::paths {
 
@@ -32,6 +33,9 @@ std::filesystem::path default_model();
 // with NAME (case-insensitive). natter::Error in one sentence when nothing, or more than one
 // file, matches, or the default model is missing.
 std::string resolve_model_path(const std::string& requested);
+
+// The names of the *.gguf files in `dir` (regular files only), sorted; none if it cannot be read.
+std::vector<std::string> model_files(const std::filesystem::path& dir);
 
 // "~/x" -> home_dir()/x; anything else unchanged.
 std::filesystem::path expand_home(const std::string& path);
