@@ -2,6 +2,7 @@
 // GGUF v2/v3 files: reading (memory-mapped, every length and offset checked) and writing.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -111,10 +112,17 @@ public:
     // Copies nothing: data must stay valid until write() returns.
     void add_tensor(std::string name, GgmlType type, std::vector<int64_t> shape,
                     const void* data, size_t nbytes);
+    // A tensor made while it is written: write() calls fill with a buffer of exactly nbytes
+    // when it reaches the tensor, so one tensor at a time is in memory (a converter streams a
+    // whole model this way). An exception from fill aborts the write; no file is left.
+    using TensorFill = std::function<void(std::span<uint8_t>)>;
+    void add_tensor(std::string name, GgmlType type, std::vector<int64_t> shape, size_t nbytes, TensorFill fill);
     void set_alignment(uint64_t alignment);
     // Writes to path.tmp, fsyncs, then renames; on any failure removes the temporary
     // file and throws natter::Error.
     void write(const std::string& path) const;
+    // The bytes of a file without tensors (a vocabulary, say), for GgufFile::parse.
+    std::vector<uint8_t> metadata_only() const;
 
 private:
     struct PendingTensor {
@@ -123,7 +131,10 @@ private:
         std::vector<int64_t> shape;
         const void* data;
         size_t nbytes;
+        TensorFill fill;  // set when data is null
     };
+    std::vector<uint8_t> header() const;  // everything before the tensor data, padded
+    void check_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& shape, size_t nbytes) const;
     std::vector<std::pair<std::string, GgufValue>> metadata_;
     std::vector<PendingTensor> tensors_;
     uint64_t alignment_ = 32;

@@ -161,8 +161,8 @@ void GgufWriter::set_alignment(uint64_t alignment) {
     set(kAlignmentKey, GgufValue{static_cast<uint32_t>(alignment)});
 }
 
-void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t> shape, const void* data,
-                            size_t nbytes) {
+void GgufWriter::check_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& shape,
+                              size_t nbytes) const {
     const std::string what = "tensor '" + name + "'";
     for (const PendingTensor& t : tensors_) {
         if (t.name == name) throw Error(what + " is added twice");
@@ -189,11 +189,23 @@ void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t
         throw Error(what + " has " + std::to_string(nbytes) + " bytes of data, but its " + std::string(traits->name) +
                     " shape needs " + std::to_string(expected));
     }
-    if (data == nullptr) throw Error(what + " has no data");
-    tensors_.push_back({std::move(name), type, std::move(shape), data, nbytes});
 }
 
-void GgufWriter::write(const std::string& path) const {
+void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t> shape, const void* data,
+                            size_t nbytes) {
+    check_tensor(name, type, shape, nbytes);
+    if (data == nullptr) throw Error("tensor '" + name + "' has no data");
+    tensors_.push_back({std::move(name), type, std::move(shape), data, nbytes, nullptr});
+}
+
+void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t> shape, size_t nbytes,
+                            TensorFill fill) {
+    check_tensor(name, type, shape, nbytes);
+    if (!fill) throw Error("tensor '" + name + "' has no data");
+    tensors_.push_back({std::move(name), type, std::move(shape), nullptr, nbytes, std::move(fill)});
+}
+
+std::vector<uint8_t> GgufWriter::header() const {
     Encoder header;
     header.put<uint32_t>(kMagic);
     header.put<uint32_t>(kVersion);
@@ -214,12 +226,28 @@ void GgufWriter::write(const std::string& path) const {
         offset = Encoder::padded(offset + t.nbytes, alignment_);
     }
     header.pad_to(alignment_);
+    return std::move(header.bytes);
+}
 
+std::vector<uint8_t> GgufWriter::metadata_only() const {
+    if (!tensors_.empty()) throw Error("GgufWriter::metadata_only: the file has tensors");
+    return header();
+}
+
+void GgufWriter::write(const std::string& path) const {
+    const std::vector<uint8_t> bytes = header();
     TempFile file(path);
-    file.write_all(header.bytes.data(), header.bytes.size());
+    file.write_all(bytes.data(), bytes.size());
     const std::vector<uint8_t> zeros(alignment_, 0);
+    std::vector<uint8_t> made;  // the one tensor being filled
     for (const PendingTensor& t : tensors_) {
-        file.write_all(t.data, t.nbytes);
+        if (t.fill) {
+            made.resize(t.nbytes);
+            t.fill(made);
+            file.write_all(made.data(), t.nbytes);
+        } else {
+            file.write_all(t.data, t.nbytes);
+        }
         file.write_all(zeros.data(), Encoder::padded(t.nbytes, alignment_) - t.nbytes);
     }
     file.commit();
