@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <span>
 
 #include "core/error.h"
 #include "inference/model.h"
@@ -63,6 +65,106 @@ T field(const json& body, const char* key, T fallback) {
     return v.get<T>();
 }
 
+// --- Which fields a request may carry ----------------------------------------------------
+// A field natter reads, one it accepts with no effect (what a client sends out of habit: the
+// model's name, llama-server's knobs of samplers that are off), or a sampler / feature of
+// llama-server's or OpenAI's that natter has not: accepted only with the value that asks for
+// nothing, so that a request is never answered as though it had been honoured. Anything else
+// is a 400 naming the field (as OpenAI's API answers an unrecognized argument).
+
+bool is_null_or(const json& v, double x) { return v.is_null() || (v.is_number() && v.get<double>() == x); }
+bool is_nothing(const json& v) {
+    if (v.is_null()) return true;
+    if (v.is_boolean()) return !v.get<bool>();
+    if (v.is_number()) return v.get<double>() == 0;
+    if (v.is_string()) return v.get_ref<const std::string&>().empty();
+    return v.empty();  // an array or object
+}
+
+struct FieldRule {
+    const char* key;
+    bool (*neutral)(const json&);  // null: read, or accepted with any value
+    const char* neutral_text;      // the value that asks for nothing, for the error
+};
+
+constexpr FieldRule kSamplingFields[] = {
+    {"temperature", nullptr, nullptr}, {"top_k", nullptr, nullptr}, {"top_p", nullptr, nullptr},
+    {"min_p", nullptr, nullptr}, {"repeat_penalty", nullptr, nullptr}, {"repeat_last_n", nullptr, nullptr},
+    {"presence_penalty", nullptr, nullptr}, {"frequency_penalty", nullptr, nullptr}, {"seed", nullptr, nullptr},
+    {"n_predict", nullptr, nullptr}, {"max_tokens", nullptr, nullptr}, {"max_completion_tokens", nullptr, nullptr},
+    {"stop", nullptr, nullptr}, {"cache_prompt", nullptr, nullptr}, {"ignore_eos", nullptr, nullptr},
+    {"n_probs", nullptr, nullptr}, {"stream", nullptr, nullptr}, {"stream_options", nullptr, nullptr},
+    // Accepted, no effect here.
+    {"model", nullptr, nullptr}, {"user", nullptr, nullptr}, {"metadata", nullptr, nullptr},
+    {"store", nullptr, nullptr}, {"service_tier", nullptr, nullptr}, {"id_slot", nullptr, nullptr},
+    {"n_keep", nullptr, nullptr}, {"min_keep", nullptr, nullptr}, {"timings_per_token", nullptr, nullptr},
+    {"samplers", nullptr, nullptr}, {"dry_base", nullptr, nullptr}, {"dry_allowed_length", nullptr, nullptr},
+    {"dry_penalty_last_n", nullptr, nullptr}, {"dry_sequence_breakers", nullptr, nullptr},
+    {"mirostat_tau", nullptr, nullptr}, {"mirostat_eta", nullptr, nullptr}, {"xtc_threshold", nullptr, nullptr},
+    {"dynatemp_exponent", nullptr, nullptr}, {"penalize_nl", nullptr, nullptr},
+    {"parallel_tool_calls", nullptr, nullptr}, {"reasoning_format", nullptr, nullptr},
+    // Not in natter: only the value that turns them off.
+    {"mirostat", [](const json& v) { return is_nothing(v); }, "0"},
+    {"typical_p", [](const json& v) { return is_null_or(v, 1); }, "1"},
+    {"tfs_z", [](const json& v) { return is_null_or(v, 1); }, "1"},
+    {"dynatemp_range", [](const json& v) { return is_nothing(v); }, "0"},
+    {"xtc_probability", [](const json& v) { return is_nothing(v); }, "0"},
+    {"dry_multiplier", [](const json& v) { return is_nothing(v); }, "0"},
+    {"top_n_sigma", [](const json& v) { return v.is_null() || (v.is_number() && v.get<double>() <= 0); }, "-1"},
+    {"logit_bias", [](const json& v) { return is_nothing(v); }, "an empty list"},
+    {"grammar", [](const json& v) { return is_nothing(v); }, "\"\""},
+    {"json_schema", [](const json& v) { return is_nothing(v); }, "null"},
+    {"response_format", [](const json& v) { return v.is_null() || (v.is_object() && v.value("type", "") == "text"); },
+     "{\"type\": \"text\"}"},
+    {"tools", [](const json& v) { return is_nothing(v); }, "an empty list"},
+    {"tool_choice", [](const json& v) { return v.is_null() || v == "none" || v == "auto"; }, "\"none\""},
+    {"n", [](const json& v) { return is_null_or(v, 1); }, "1"},
+    {"n_cmpl", [](const json& v) { return is_null_or(v, 1); }, "1"},
+    {"best_of", [](const json& v) { return is_null_or(v, 1); }, "1"},
+    {"echo", [](const json& v) { return is_nothing(v); }, "false"},
+    {"logprobs", [](const json& v) { return is_nothing(v); }, "false (/completion's n_probs gives probabilities)"},
+    {"top_logprobs", [](const json& v) { return is_nothing(v); }, "0"},
+    {"suffix", [](const json& v) { return is_nothing(v); }, "\"\""},
+    {"post_sampling_probs", [](const json& v) { return is_nothing(v); }, "false"},
+    {"lora", [](const json& v) { return is_nothing(v); }, "an empty list"},
+    {"n_indent", [](const json& v) { return is_nothing(v); }, "0"},
+    {"t_max_predict_ms", [](const json& v) { return is_nothing(v); }, "0"},
+    {"response_fields", [](const json& v) { return is_nothing(v); }, "an empty list"},
+};
+
+constexpr FieldRule kCompletionFields[] = {{"prompt", nullptr, nullptr}, {"return_tokens", nullptr, nullptr}};
+constexpr FieldRule kChatFields[] = {{"messages", nullptr, nullptr}};
+// A message: what natter reads, and what an OpenAI client sends back of a reply it got.
+constexpr FieldRule kMessageFields[] = {
+    {"role", nullptr, nullptr}, {"content", nullptr, nullptr}, {"name", nullptr, nullptr},
+    {"refusal", [](const json& v) { return is_nothing(v); }, "null"},
+    {"tool_calls", [](const json& v) { return is_nothing(v); }, "null"},
+    {"function_call", [](const json& v) { return is_nothing(v); }, "null"},
+    {"audio", [](const json& v) { return is_nothing(v); }, "null"},
+    {"annotations", [](const json& v) { return is_nothing(v); }, "an empty list"},
+    {"reasoning_content", [](const json& v) { return is_nothing(v); }, "null"},
+};
+constexpr FieldRule kTokenizeFields[] = {{"content", nullptr, nullptr}, {"add_special", nullptr, nullptr},
+                                         {"parse_special", nullptr, nullptr}, {"with_pieces", nullptr, nullptr}};
+constexpr FieldRule kDetokenizeFields[] = {{"tokens", nullptr, nullptr}};
+
+// Each key of `object` must be in one of the tables, with a neutral value where its rule asks.
+void check_fields(const json& object, std::initializer_list<std::span<const FieldRule>> tables, const char* what) {
+    for (const auto& [key, value] : object.items()) {
+        const FieldRule* rule = nullptr;
+        for (std::span<const FieldRule> t : tables) {
+            for (const FieldRule& r : t) {
+                if (key == r.key) rule = &r;
+            }
+        }
+        if (!rule) throw ApiError::invalid(std::string(what) + " has a field natter serve does not know: '" + key + "'.");
+        if (rule->neutral && !rule->neutral(value)) {
+            throw ApiError::invalid("'" + key + "' is not supported by natter serve: leave it out or set it to " +
+                                    rule->neutral_text + ".");
+        }
+    }
+}
+
 std::vector<std::string> stop_strings(const json& body) {
     const auto it = body.find("stop");
     if (it == body.end() || it->is_null()) return {};
@@ -90,7 +192,10 @@ GenerationParams sampling_fields(const json& body, const ApiContext& ctx) {
     const int64_t seed = field<int64_t>(body, "seed", static_cast<int64_t>(s.seed));
     s.seed = seed < 0 ? kRandomSeed : static_cast<uint64_t>(seed);
     // OpenAI's max_tokens, llama.cpp's n_predict (which wins when both are given).
-    p.n_predict = field<int>(body, "n_predict", field<int>(body, "max_tokens", p.n_predict));
+    // OpenAI's max_tokens (max_completion_tokens in its newer spelling), llama.cpp's n_predict
+    // (which wins when both are given).
+    p.n_predict = field<int>(body, "n_predict",
+                             field<int>(body, "max_tokens", field<int>(body, "max_completion_tokens", p.n_predict)));
     if (p.n_predict < -1) throw ApiError::invalid("'n_predict' must be -1 (no limit) or more.");
     if (s.repeat_last_n < -1) throw ApiError::invalid("'repeat_last_n' must be -1 (the whole history) or more.");
     p.stop = stop_strings(body);
@@ -159,6 +264,9 @@ std::vector<int32_t> token_ids(const json& array, const Tokenizer& tok, const ch
     return ids;
 }
 
+void check_tokenize_fields(const json& body) { check_fields(body, {kTokenizeFields}, "The request"); }
+void check_detokenize_fields(const json& body) { check_fields(body, {kDetokenizeFields}, "The request"); }
+
 json error_json(int status, const std::string& type, const std::string& message) {
     return {{"error", {{"code", status}, {"message", message}, {"type", type}}}};
 }
@@ -178,6 +286,7 @@ json parse_body(const std::string& body) {
 }
 
 CompletionRequest parse_completion(const json& body, const ApiContext& ctx) {
+    check_fields(body, {kSamplingFields, kCompletionFields}, "The request");
     CompletionRequest req = common_fields(body, ctx);
     const auto it = body.find("prompt");
     if (it == body.end()) throw ApiError::invalid("The request has no 'prompt'.");
@@ -192,6 +301,7 @@ CompletionRequest parse_completion(const json& body, const ApiContext& ctx) {
 }
 
 CompletionRequest parse_chat(const json& body, const ApiContext& ctx) {
+    check_fields(body, {kSamplingFields, kChatFields}, "The request");
     CompletionRequest req = common_fields(body, ctx);
     const auto it = body.find("messages");
     if (it == body.end() || !it->is_array() || it->empty()) {
@@ -200,6 +310,7 @@ CompletionRequest parse_chat(const json& body, const ApiContext& ctx) {
     std::vector<ChatMessage> messages;
     for (const json& m : *it) {
         if (!m.is_object()) throw ApiError::invalid("Each message must be an object with 'role' and 'content'.");
+        check_fields(m, {kMessageFields}, "A message");
         const std::string role = field<std::string>(m, "role", "");
         if (role != "system" && role != "user" && role != "assistant") {
             throw ApiError::invalid("A message's 'role' must be \"system\", \"user\" or \"assistant\", not \"" + role + "\".");

@@ -32,6 +32,10 @@ json error_json(int status, const std::string& type, const std::string& message)
 // A JSON array of token ids of the model; anything else is an ApiError naming the field.
 std::vector<int32_t> token_ids(const json& array, const Tokenizer& tok, const char* name);
 
+// /tokenize's and /detokenize's bodies hold only their own fields; anything else is an ApiError.
+void check_tokenize_fields(const json& body);
+void check_detokenize_fields(const json& body);
+
 // The body as a JSON object; malformed JSON, invalid UTF-8 or another type is an ApiError.
 json parse_body(const std::string& body);
 

@@ -33,6 +33,7 @@ void metric(std::ostringstream& out, const char* name, const char* type, const c
 }  // namespace
 
 json tokenize_json(const json& body, const Model& model) {
+    check_tokenize_fields(body);
     const auto it = body.find("content");
     if (it == body.end() || !it->is_string()) throw ApiError::invalid("'content' must be a string.");
     const Tokenizer& tok = model.tokenizer();
@@ -45,6 +46,7 @@ json tokenize_json(const json& body, const Model& model) {
 }
 
 json detokenize_json(const json& body, const Model& model) {
+    check_detokenize_fields(body);
     const Tokenizer& tok = model.tokenizer();
     Utf8Stream utf8;  // invalid UTF-8 in the pieces becomes U+FFFD, so the JSON is valid
     const auto it = body.find("tokens");

@@ -266,9 +266,20 @@ class Serve(unittest.TestCase):
         self.assertRefused(s.request("POST", "/completion", {"prompt": "x"}, key="wrong"), 401, "Invalid API Key")
         self.assertRefused(s.request("POST", "/completion", {"prompt": "x"}, key=None), 401, "Invalid API Key")
         self.assertRefused(s.request("GET", "/nowhere"), 404, "no endpoint GET /nowhere")
-        # An absurd n_predict is capped by the context, unknown fields are ignored (as llama-server does).
+        # An unknown field is refused by name (as OpenAI's API does), a sampler natter has not is
+        # refused unless it is off, and an absurd n_predict is capped by the context.
+        self.assertRefused(s.request("POST", "/completion", {"prompt": "x", "no_such_field": 1}), 400,
+                           "does not know: 'no_such_field'")
+        self.assertRefused(s.request("POST", "/completion", {"prompt": "x", "mirostat": 2}), 400,
+                           "'mirostat' is not supported by natter serve")
+        import openai
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{s.port}/v1", api_key=KEY)
+        with self.assertRaises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="default", messages=[{"role": "user", "content": "x"}], max_tokens=2,
+                                           extra_body={"frobnicate": True})
+        self.assertIn("does not know: 'frobnicate'", str(refused.exception))
         status, r = s.json("POST", "/completion", {"prompt": "Hi", "n_predict": 10 ** 9, "temperature": 0,
-                                                   "no_such_field": 1, "stop": ["."]})
+                                                   "mirostat": 0, "stop": ["."]})
         self.assertEqual(status, 200, r)
         self.assertEqual(s.request("GET", "/health")[0], 200)
         self.assertNotIn(KEY, "".join(s.stderr), "the API key was logged")
