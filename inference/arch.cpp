@@ -83,9 +83,10 @@ void read_rope_scaling(const GgufFile& file, Hparams& hp) {
         throw Error(file.path() + ": rope scaling '" + scaling + "' is not supported (none, linear, llama3, longrope, yarn)");
     }
     if (scaling == "yarn") {
-        if (file.get_float(a + "rope.scaling.yarn_log_multiplier", 0.0) != 0.0) {
-            throw Error(file.path() + ": YaRN with rope.scaling.yarn_log_multiplier is not supported");
-        }
+        // rope.scaling.yarn_log_multiplier (transformers' mscale_all_dim) is read by llama.cpp
+        // for DeepSeek-2 only (hparams.rope_yarn_log_mul stays 0 for every family natter runs,
+        // and llama_context then takes get_mscale(s, 1) as below), so it changes nothing here
+        // either: the same logits as llama.cpp on any file that sets it.
         // llama_context's YaRN set-up with its defaults (ext_factor 1, beta_fast 32, beta_slow
         // 1): the attention factor get_mscale(s) / (1 + 0.1 ln s), which rope_yarn multiplies
         // by 1 + 0.1 ln s again, and the correction dimensions of ggml_rope_yarn_corr_dims.

@@ -45,9 +45,9 @@ TEST(EngineArchitecture, LlamaIsRegistered) {
     EXPECT_EQ(natter::supported_architectures(), "llama, qwen2, qwen3, gemma3, phi3");
 }
 
-// stories260K written to a temporary file with one metadata key set to value.
-fs::path stories_with(const std::string& key, natter::GgufValue value) {
-    const natter::GgufFile src = natter::GgufFile::open(stories_path());
+// A model file written to a temporary file with one metadata key set to value.
+fs::path model_with(const std::string& source, const std::string& key, natter::GgufValue value) {
+    const natter::GgufFile src = natter::GgufFile::open(source);
     natter::GgufWriter w;
     for (const auto& [k, v] : src.metadata()) w.set(k, v);
     w.set(key, std::move(value));
@@ -56,6 +56,8 @@ fs::path stories_with(const std::string& key, natter::GgufValue value) {
     w.write(path.string());
     return path;
 }
+
+fs::path stories_with(const std::string& key, natter::GgufValue value) { return model_with(stories_path(), key, std::move(value)); }
 
 TEST(EngineArchitecture, UnknownArchitectureIsOneSentenceNamingTheSupportedOnes) {
     // stories260K with another general.architecture: the tokenizer and the weights are fine,
@@ -197,6 +199,23 @@ TEST(EngineArchitecture, Gemma3CacheTruncatedPastTheWindowResumesExactly) {
     natter::Forward fresh(*model, natter::ForwardOptions{1024, 512, 2});
     natter::Forward reused(*model, natter::ForwardOptions{1024, 512, 2});
     EXPECT_EQ(run(reused, true), run(fresh, false));
+}
+
+// rope.scaling.yarn_log_multiplier is read by llama.cpp (0.3.36) for DeepSeek-2 only: on a
+// qwen2 YaRN file its logits with the key (0.1) are those without it, bit for bit (checked with
+// llama-cpp-python on tests/data/models/qwen2-yarn-random-q8_0.gguf and a copy that sets it).
+// natter gives such a file the same logits, where it once refused it.
+TEST(EngineArchitecture, YarnLogMultiplierChangesNothingAsInLlamaCpp) {
+    const std::string plain = std::string(NATTER_TEST_DATA_DIR) + "/models/qwen2-yarn-random-q8_0.gguf";
+    const fs::path keyed = model_with(plain, "qwen2.rope.scaling.yarn_log_multiplier", natter::GgufValue{0.1f});
+    const auto a = natter::Model::load(plain);
+    const auto b = natter::Model::load(keyed.string());
+    fs::remove(keyed);
+    EXPECT_EQ(a->hparams().rope.attn_factor, b->hparams().rope.attn_factor);
+    EXPECT_EQ(a->hparams().rope.ext_factor, 1.0f);  // YaRN is on in both
+    natter::Forward fa(*a, natter::ForwardOptions{64, 64, 1}), fb(*b, natter::ForwardOptions{64, 64, 1});
+    const std::vector<int32_t> tokens = {1, 400, 2, 91, 7, 300, 45, 8, 200, 19};
+    EXPECT_EQ(last_logits(fa, tokens), last_logits(fb, tokens));
 }
 
 TEST(EngineArchitecture, NoTraceWithoutTheDumpDirectory) {
