@@ -1,9 +1,10 @@
 #pragma once
 // The forward pass's one hook for watching its intermediate tensors. Forward holds a Trace
 // pointer that is null unless something wants the tensors (inference/tensor_dump.h: the
-// NATTER_DUMP_DIR .npy dumps), and reports every tensor through trace() below, so that with
-// no trace the hot path builds no name and allocates nothing: a name is a few plain fields,
-// turned into text only by the Trace that receives it.
+// NATTER_DUMP_DIR .npy dumps; tools/imatrix.h: the importance matrix, from the inputs of the
+// weight matmuls), and reports every tensor through trace() below, so that with no trace the
+// hot path builds no name and allocates nothing: a name is a few plain fields, turned into
+// text only by the Trace that receives it.
 #include <cstdint>
 #include <initializer_list>
 
@@ -26,6 +27,10 @@ public:
     // `data` holds the tensor in the given shape (numpy order, outermost first); it is only
     // valid during the call.
     virtual void tensor(const TraceName& name, const float* data, std::initializer_list<int64_t> shape) = 0;
+    // Called before every matmul with a weight matrix, with its input: `rows` rows of `cols`
+    // floats (row-major), valid only during the call. `weight` is the first byte of the
+    // weight's rows (a GgufTensor's data, or a row inside a fused one), which names it.
+    virtual void matmul_input(const uint8_t* /*weight*/, const float* /*in*/, int /*rows*/, int64_t /*cols*/) {}
 };
 
 inline void trace(Trace* t, const TraceName& name, const float* data, std::initializer_list<int64_t> shape) {

@@ -25,7 +25,7 @@ double token_log_prob(std::span<const float> logits, int32_t token) {
 
 PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t> tokens,
                                     const PerplexityOptions& options,
-                                    const std::function<void(const PerplexityChunk&)>& on_chunk) {
+                                    const std::function<void(const PerplexityChunk&)>& on_chunk, Trace* trace) {
     const auto start_time = std::chrono::steady_clock::now();
     const int n_ctx = options.n_ctx;
     if (n_ctx < 4) throw Error("the context for perplexity must be at least 4 tokens, not " + std::to_string(n_ctx));
@@ -40,6 +40,7 @@ PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t>
     const bool add_bos = model.tokenizer().add_bos() && model.tokenizer().bos() >= 0;
 
     Forward forward(model, ForwardOptions{n_ctx, std::clamp(options.n_batch, 1, n_ctx), options.n_threads});
+    if (trace) forward.set_trace(trace);
     double nll = 0, nll2 = 0;  // sums of -log p and (log p)^2 over the scored tokens
     int64_t count = 0;
     std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));

@@ -11,6 +11,7 @@
 
 namespace natter {
 class Model;
+class Trace;
 }
 
 namespace natter::tools {
@@ -44,9 +45,11 @@ struct PerplexityResult {
 std::vector<int32_t> perplexity_tokens(const Model& model, std::string_view text);
 
 // Throws natter::Error when the text has fewer than 2*n_ctx tokens (llama.cpp's rule).
+// `trace` watches the forward pass (tools/imatrix.h's collector), if given.
 PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t> tokens,
                                     const PerplexityOptions& options,
-                                    const std::function<void(const PerplexityChunk&)>& on_chunk);
+                                    const std::function<void(const PerplexityChunk&)>& on_chunk,
+                                    Trace* trace = nullptr);
 
 // log p(token) under softmax(logits), in double precision.
 double token_log_prob(std::span<const float> logits, int32_t token);
