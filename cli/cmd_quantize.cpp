@@ -17,7 +17,7 @@ using namespace natter::tools;
 namespace {
 
 struct Args {
-    std::string input, output, type;
+    std::string input, output, type, imatrix;
     bool pure = false, allow_requantize = false, quiet = false, progress = false;
     int n_threads = 0;
 };
@@ -91,6 +91,7 @@ void print_summary(const Args& a, const FileType& type, const QuantizeSummary& s
     std::string types;
     for (const auto& [t, n] : s.output_types) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + std::string(type_name(t));
     std::printf("  tensors  %d converted, %d copied; %s\n", s.n_converted, s.n_copied, types.c_str());
+    if (!a.imatrix.empty()) std::printf("  imatrix  %s: %d tensors weighted by it\n", a.imatrix.c_str(), s.n_with_imatrix);
     std::printf("  time     %.1f s\n", s.seconds);
 }
 
@@ -104,13 +105,15 @@ void add_quantize_command(CLI::App& app) {
     cmd->add_option("type", a->type, "Target type: " + file_type_names() + " (or llama.cpp's number for it)")->required();
     cmd->add_flag("--pure", a->pure, "Give every weight matrix the target type (no per-tensor mixes)");
     cmd->add_flag("--allow-requantize", a->allow_requantize, "Accept an already-quantized input");
+    cmd->add_option("--imatrix", a->imatrix, "Importance matrix (natter imatrix's or llama-imatrix's, GGUF or .dat) "
+                    "to weight each column's rounding error by");
     cmd->add_option("-t,--threads", a->n_threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
     cmd->add_flag("--progress", a->progress, "Show the progress bar even when stderr is not a terminal");
     cmd->add_flag("-q,--quiet", a->quiet, "No progress bar and no summary");
     cmd->footer("Types with _S/_M/_L choose per-tensor types as llama.cpp's quantize does. See natter-quantize(1).");
     cmd->callback([a]() {
         const FileType type = parse_file_type(a->type);
-        QuantizeOptions o{a->input, a->output, type, a->pure, a->allow_requantize, a->n_threads};
+        QuantizeOptions o{a->input, a->output, type, a->pure, a->allow_requantize, a->n_threads, a->imatrix};
         const bool tty = isatty(STDERR_FILENO) != 0;
         std::function<void(const QuantizeProgress&)> progress;
         if (!a->quiet && (tty || a->progress)) {

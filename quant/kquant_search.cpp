@@ -31,11 +31,11 @@ struct Sums {
     float l2 = 0.0f;
 };
 
-Sums symmetric_sums(int n, int nmax, const float* x, float iscale) {
+Sums symmetric_sums(int n, int nmax, const float* x, float iscale, const float* weights) {
     Sums sums;
     for (int i = 0; i < n; ++i) {
         const int l = clamp_symmetric(nearest_int(iscale * x[i]), nmax);
-        const float w = x[i] * x[i];
+        const float w = weights ? weights[i] : x[i] * x[i];
         sums.lx += w * x[i] * static_cast<float>(l);
         sums.l2 += w * static_cast<float>(l) * static_cast<float>(l);
     }
@@ -65,7 +65,7 @@ int truncate_to_int(float x) {
     return static_cast<int>(x);
 }
 
-float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L) {
+float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L, const float* weights) {
     const SignedMax max = signed_max(n, x);
     if (max.magnitude < kGroupMaxEps) {
         std::fill(L, L + n, int8_t{0});
@@ -74,13 +74,13 @@ float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L) {
     // The largest element maps to -nmax, which uses the one extra negative level.
     float iscale = static_cast<float>(-nmax) / max.value;
     store_symmetric(n, nmax, x, iscale, L);
-    Sums sums = symmetric_sums(n, nmax, x, iscale);
+    Sums sums = symmetric_sums(n, nmax, x, iscale, weights);
     float scale = sums.l2 != 0.0f ? sums.lx / sums.l2 : 0.0f;
     float best = scale * sums.lx;
     for (int step = -9; step <= 9; ++step) {
         if (step == 0) continue;
         iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(step)) / max.value;
-        sums = symmetric_sums(n, nmax, x, iscale);
+        sums = symmetric_sums(n, nmax, x, iscale, weights);
         // Compare sums.lx² / sums.l2 (the error reduction) without dividing.
         if (sums.l2 > 0 && sums.lx * sums.lx > best * sums.l2) {
             store_symmetric(n, nmax, x, iscale, L);
@@ -131,6 +131,69 @@ float fit_symmetric_refined(int n, int nmax, const float* x, int8_t* L) {
         if (changed == 0) break;
     }
     for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+float fit_positive_scale(int n, int nmax, const float* x, uint8_t* L, const float* weights) {
+    float max = 0.0f;
+    for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
+    if (max < kGroupMaxEps) {
+        std::fill(L, L + n, uint8_t{0});
+        return 0.0f;
+    }
+    // The sweep's error, with the quants capped at nmax only for the candidates (as there).
+    float iscale = static_cast<float>(nmax) / max;
+    const float scale = 1 / iscale;
+    float best_mse = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        const float diff = x[i] - scale * static_cast<float>(nearest_int(iscale * x[i]));
+        best_mse += weights[i] * diff * diff;
+    }
+    for (int step = -4; step <= 4; ++step) {
+        if (step == 0) continue;
+        const float iscale_step = (0.1f * static_cast<float>(step) + static_cast<float>(nmax)) / max;
+        const float scale_step = 1 / iscale_step;
+        float mse = 0.0f;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::min(nmax, nearest_int(iscale_step * x[i]));
+            const float diff = x[i] - scale_step * static_cast<float>(l);
+            mse += weights[i] * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_step;
+        }
+    }
+    float sumlx = 0.0f;
+    float suml2 = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        const int l = std::min(nmax, nearest_int(iscale * x[i]));
+        L[i] = static_cast<uint8_t>(l);
+        sumlx += weights[i] * x[i] * static_cast<float>(l);
+        suml2 += weights[i] * static_cast<float>(l) * static_cast<float>(l);
+    }
+    for (int pass = 0; pass < 5; ++pass) {
+        int changed = 0;
+        for (int i = 0; i < n; ++i) {
+            const float w = weights[i];
+            const float li = L[i];
+            float slx = sumlx - w * x[i] * li;
+            float sl2 = suml2 - w * li * li;
+            if (!(slx > 0 && sl2 > 0)) continue;
+            const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+            if (new_l == L[i]) continue;
+            const float lf = static_cast<float>(new_l);
+            slx += w * x[i] * lf;
+            sl2 += w * lf * lf;
+            if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                L[i] = static_cast<uint8_t>(new_l);
+                sumlx = slx;
+                suml2 = sl2;
+                ++changed;
+            }
+        }
+        if (changed == 0) break;
+    }
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 

@@ -18,9 +18,15 @@ int nearest_int(float x);
 int truncate_to_int(float x);
 
 // Symmetric quants L[i] in 0..2*nmax-1 (stored with +nmax) for x ≈ scale * (L - nmax).
-// Tries 19 scales around nmax / max|x| and keeps the one minimising the x²-weighted
-// squared error. Returns the scale (0 for an all-zero group). Used by Q6_K.
-float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L);
+// Tries 19 scales around nmax / max|x| and keeps the one minimising the weighted squared
+// error, weights x² or the given ones (an importance matrix's). Returns the scale (0 for an
+// all-zero group). Used by Q6_K, and with weights by Q3_K, Q4_0 and Q5_0 (make_qx_quants).
+float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L, const float* weights = nullptr);
+
+// Non-negative quants L[i] in 0..nmax for positive x ≈ scale * L (a super-block's group
+// scales or mins): 9 scales around nmax / max x by weighted squared error, then up to 5
+// passes improving one quant at a time (make_qp_quants). Returns the scale.
+float fit_positive_scale(int n, int nmax, const float* x, uint8_t* L, const float* weights);
 
 // As fit_symmetric_scale, but instead of a scale sweep it improves the quants one at a
 // time (up to 5 passes) while the weighted error drops. Used by Q3_K.

@@ -20,6 +20,12 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 // (what llama.cpp's quantize does without an importance matrix).
 void quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
 
+// The same with an importance matrix: quant_weights[i] is column i's mean squared activation
+// (tools/imatrix.h), and the types that use one (Q4_0, Q4_1, Q5_0, Q5_1, the k-quants, IQ4_NL,
+// IQ4_XS) are quantized as llama.cpp's quantize_row_*_impl do with it. Returns false (and
+// quantizes as quantize_row does) for a type that takes none.
+bool quantize_row_imatrix(GgmlType type, const float* src, const float* quant_weights, void* dst, int64_t n);
+
 // Quantize an activation row into a vec_dot_type the way llama.cpp's x86 CPU backend does
 // before a matrix-vector product, so that our logits follow its logits: for Q8_0 and Q8_1
 // it scales by 127 / max|x| and rounds half to even, which now and then lands one step away

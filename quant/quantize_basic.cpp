@@ -110,10 +110,46 @@ void quantize_q8_1(const float* x, Rounding rounding, BlockQ8_1& block) {
 
 }  // namespace
 
+// With an importance matrix (quantize_row_q4_0_impl and its siblings): the element weights
+// qw * sqrt(sigma2 + x²), a weighted symmetric fit (Q4_0, Q5_0) or scale-and-min fit (Q4_1,
+// Q5_1) with the fine sweep, the scale stored as fitted.
+template <typename Block>
+void quantize_4_or_5_bits_weighted(const float* x, const float* qw, float sigma2, Block& block) {
+    constexpr bool five_bits = requires { block.qh; };
+    constexpr int levels = five_bits ? 32 : 16;
+    float w[32];
+    for (int j = 0; j < 32; ++j) w[j] = qw[j] * std::sqrt(sigma2 + x[j] * x[j]);
+    uint8_t q[32];
+    if constexpr (requires { block.m; }) {
+        float min = 0.0f;
+        block.d = fp32_to_fp16(fit_scale_and_min(32, AffineSearch{levels - 1, -0.9f, 0.05f, 36, false}, x, w, q, min));
+        block.m = fp32_to_fp16(-min);
+    } else {
+        int8_t l[32];
+        block.d = fp32_to_fp16(fit_symmetric_scale(32, levels / 2, x, l, w));
+        for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(l[j]);
+    }
+    pack_nibbles(q, 16, block.qs);
+    if constexpr (five_bits) pack_fifth_bits(q, block.qh);
+}
+
 void quantize(const float* x, BlockQ4_0& block) { quantize_4_or_5_bits(x, block); }
 void quantize(const float* x, BlockQ4_1& block) { quantize_4_or_5_bits(x, block); }
 void quantize(const float* x, BlockQ5_0& block) { quantize_4_or_5_bits(x, block); }
 void quantize(const float* x, BlockQ5_1& block) { quantize_4_or_5_bits(x, block); }
+
+void quantize(const float* x, const float* qw, float sigma2, BlockQ4_0& block) {
+    quantize_4_or_5_bits_weighted(x, qw, sigma2, block);
+}
+void quantize(const float* x, const float* qw, float sigma2, BlockQ4_1& block) {
+    quantize_4_or_5_bits_weighted(x, qw, sigma2, block);
+}
+void quantize(const float* x, const float* qw, float sigma2, BlockQ5_0& block) {
+    quantize_4_or_5_bits_weighted(x, qw, sigma2, block);
+}
+void quantize(const float* x, const float* qw, float sigma2, BlockQ5_1& block) {
+    quantize_4_or_5_bits_weighted(x, qw, sigma2, block);
+}
 
 void quantize(const float* x, BlockQ8_0& block) {
     block.d = fp32_to_fp16(quantize_q8_32(x, Rounding::reference, block.qs));
@@ -160,31 +196,74 @@ void quantize_floats(GgmlType type, const float* src, void* dst, int64_t n) {
 
 }  // namespace
 
-void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
-    row_size(type, n);  // throws on an unknown type or a partial block
-    if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::BF16) {
-        // A block's scale cannot represent them, and they would poison the whole block.
-        for (int64_t i = 0; i < n; ++i) {
-            if (!std::isfinite(src[i])) {
-                throw Error("Cannot quantize to " + std::string(type_name(type)) + ": value " +
-                            std::to_string(i) + " of the row is not a finite number.");
-            }
+namespace {
+
+// The one check before any quantizer: a block's scale cannot represent inf or NaN, and they
+// would poison the whole block.
+void check_finite(GgmlType type, const float* src, int64_t n) {
+    if (type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16) return;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(src[i])) {
+            throw Error("Cannot quantize to " + std::string(type_name(type)) + ": value " + std::to_string(i) +
+                        " of the row is not a finite number.");
         }
     }
-    if (type == GgmlType::IQ4_XS) {
-        auto* blocks = static_cast<BlockIQ4_XS*>(dst);
-        for (int64_t b = 0; b < n / QK_K; ++b) detail::quantize(src + b * QK_K, blocks[b]);
-        return;
+}
+
+template <typename Block>
+void quantize_blocks(const float* src, void* dst, int64_t n) {
+    auto* blocks = static_cast<Block*>(dst);
+    for (int64_t b = 0; b < n / Block::elements; ++b) detail::quantize(src + b * Block::elements, blocks[b]);
+}
+
+// The blocks with their importance weights; false for a type that takes none.
+template <typename Block>
+bool quantize_weighted_blocks(const float* src, const float* qw, void* dst, int64_t n) {
+    auto* blocks = static_cast<Block*>(dst);
+    constexpr int k = Block::elements;
+    if constexpr (requires(Block b) { detail::quantize(src, qw, 0.0f, b); }) {
+        float sum_x2 = 0.0f;  // over the row, as llama.cpp's 32-element quantizers take it
+        for (int64_t i = 0; i < n; ++i) sum_x2 += src[i] * src[i];
+        const float sigma2 = sum_x2 / static_cast<float>(n);
+        for (int64_t b = 0; b < n / k; ++b) detail::quantize(src + b * k, qw + b * k, sigma2, blocks[b]);
+        return true;
+    } else if constexpr (requires(Block b) { detail::quantize(src, qw, b); }) {
+        for (int64_t b = 0; b < n / k; ++b) detail::quantize(src + b * k, qw + b * k, blocks[b]);
+        return true;
     }
+    return false;
+}
+
+}  // namespace
+
+void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
+    row_size(type, n);  // throws on an unknown type or a partial block
+    check_finite(type, src, n);
+    if (type == GgmlType::IQ4_XS) return quantize_blocks<BlockIQ4_XS>(src, dst, n);
     if (detail::is_iq_super_block(type)) {
         throw Error("natter cannot quantize to " + std::string(type_name(type)) + " yet (it reads such files).");
     }
-    const bool blocked = detail::visit_block_type(type, [&](auto tag) {
-        using Block = decltype(tag);
-        auto* blocks = static_cast<Block*>(dst);
-        for (int64_t b = 0; b < n / Block::elements; ++b) detail::quantize(src + b * Block::elements, blocks[b]);
-    });
+    const bool blocked = detail::visit_block_type(type, [&](auto tag) { quantize_blocks<decltype(tag)>(src, dst, n); });
     if (!blocked) quantize_floats(type, src, dst, n);
+}
+
+bool quantize_row_imatrix(GgmlType type, const float* src, const float* quant_weights, void* dst, int64_t n) {
+    row_size(type, n);
+    if (type == GgmlType::IQ4_XS) {
+        check_finite(type, src, n);
+        return quantize_weighted_blocks<BlockIQ4_XS>(src, quant_weights, dst, n);
+    }
+    bool weighted = false;
+    detail::visit_block_type(type, [&](auto tag) {
+        using Block = decltype(tag);
+        if constexpr (requires(Block b) { detail::quantize(src, quant_weights, b); } ||
+                      requires(Block b) { detail::quantize(src, quant_weights, 0.0f, b); }) {
+            check_finite(type, src, n);
+            weighted = quantize_weighted_blocks<Block>(src, quant_weights, dst, n);
+        }
+    });
+    if (!weighted) quantize_row(type, src, dst, n);
+    return weighted;
 }
 
 void quantize_activations(GgmlType type, const float* src, void* dst, int64_t n) {

@@ -24,6 +24,22 @@ void quantize(const float* x, BlockQ6_K& block);
 void quantize(const float* x, BlockIQ4_NL& block);
 void quantize(const float* x, BlockIQ4_XS& block);
 
+// With an importance matrix: qw holds the block's elements' mean squared activations (the
+// imatrix's columns), as llama.cpp's quantize_row_*_impl take them. The 32-element formats
+// also take sigma2, the mean of x² over the whole row (the k-quants and IQ4 compute theirs
+// over the super-block).
+void quantize(const float* x, const float* qw, float sigma2, BlockQ4_0& block);
+void quantize(const float* x, const float* qw, float sigma2, BlockQ4_1& block);
+void quantize(const float* x, const float* qw, float sigma2, BlockQ5_0& block);
+void quantize(const float* x, const float* qw, float sigma2, BlockQ5_1& block);
+void quantize(const float* x, const float* qw, BlockQ2_K& block);
+void quantize(const float* x, const float* qw, BlockQ3_K& block);
+void quantize(const float* x, const float* qw, BlockQ4_K& block);
+void quantize(const float* x, const float* qw, BlockQ5_K& block);
+void quantize(const float* x, const float* qw, BlockQ6_K& block);
+void quantize(const float* x, const float* qw, BlockIQ4_NL& block);
+void quantize(const float* x, const float* qw, BlockIQ4_XS& block);
+
 // 2 * half quants (0..15) as nibbles: element l low, element half + l high in byte l.
 inline void pack_nibbles(const uint8_t* L, int half, uint8_t* out) {
     for (int l = 0; l < half; ++l) {

@@ -1,6 +1,6 @@
 // The IQ4_NL and IQ4_XS quantizers, step for step llama.cpp's quantize_row_iq4_nl_impl as its
-// quantize tool runs it without an importance matrix (ggml_quantize_chunk: quants weighted by
-// x², 7 tries either side of the first scale), so that the bytes written are its bytes.
+// quantize tool runs it (ggml_quantize_chunk: quants weighted by x², or by an importance
+// matrix, 7 tries either side of the first scale), so that the bytes written are its bytes.
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -89,12 +89,23 @@ void pack_quants(const uint8_t* L, int n, uint8_t* qs) {
     for (int i = 0; i < n / 32; ++i) pack_nibbles(L + 32 * i, 16, qs + 16 * i);
 }
 
-}  // namespace
+// The element weights: x², or with an importance matrix qw * sqrt(sigma2 + x²), sigma2 twice
+// the mean of x² over the n elements (llama.cpp's quantize_row_iq4_nl_impl).
+void element_weights(const float* x, const float* qw, int n, float* w) {
+    if (!qw) {
+        for (int j = 0; j < n; ++j) w[j] = x[j] * x[j];
+        return;
+    }
+    float sigma2 = 0.0f;
+    for (int j = 0; j < n; ++j) sigma2 += x[j] * x[j];
+    sigma2 *= 2.0f / static_cast<float>(n);
+    for (int j = 0; j < n; ++j) w[j] = qw[j] * std::sqrt(sigma2 + x[j] * x[j]);
+}
 
-void quantize(const float* x, BlockIQ4_NL& block) {
+void quantize_nl(const float* x, const float* qw, BlockIQ4_NL& block) {
     float w[32];
     uint8_t L[32] = {};
-    for (int j = 0; j < 32; ++j) w[j] = x[j] * x[j];
+    element_weights(x, qw, 32, w);
     const float d = fit_group(x, w, L);
     block.d = fp32_to_fp16(d);
     const float id = d ? 1 / d : 0;
@@ -102,15 +113,14 @@ void quantize(const float* x, BlockIQ4_NL& block) {
     pack_quants(L, 32, block.qs);
 }
 
-void quantize(const float* x, BlockIQ4_XS& block) {
+void quantize_xs(const float* x, const float* qw, BlockIQ4_XS& block) {
     float scales[8];
     uint8_t L[QK_K] = {};
+    float w[QK_K];
+    element_weights(x, qw, QK_K, w);
     float max_scale = 0.0f, amax_scale = 0.0f;
     for (int g = 0; g < 8; ++g) {
-        const float* xg = x + 32 * g;
-        float w[32];
-        for (int j = 0; j < 32; ++j) w[j] = xg[j] * xg[j];
-        scales[g] = fit_group(xg, w, L + 32 * g);
+        scales[g] = fit_group(x + 32 * g, w + 32 * g, L + 32 * g);
         if (std::fabs(scales[g]) > amax_scale) {
             amax_scale = std::fabs(scales[g]);
             max_scale = scales[g];
@@ -133,5 +143,12 @@ void quantize(const float* x, BlockIQ4_XS& block) {
     }
     pack_quants(L, QK_K, block.qs);
 }
+
+}  // namespace
+
+void quantize(const float* x, BlockIQ4_NL& block) { quantize_nl(x, nullptr, block); }
+void quantize(const float* x, BlockIQ4_XS& block) { quantize_xs(x, nullptr, block); }
+void quantize(const float* x, const float* qw, BlockIQ4_NL& block) { quantize_nl(x, qw, block); }
+void quantize(const float* x, const float* qw, BlockIQ4_XS& block) { quantize_xs(x, qw, block); }
 
 }  // namespace natter::detail

@@ -52,6 +52,22 @@ void pack_k4_scales(const uint8_t ls[8], const uint8_t lm[8], uint8_t packed[K_S
     }
 }
 
+// Stores the 6-bit group scales ls and mins lm with the super-block's d and dmin, and
+// re-quantizes into L (0..nmax) each group with its scale and min as they will be decoded.
+template <typename Block>
+void store_k4_groups(const float* x, int nmax, const uint8_t ls[8], const uint8_t lm[8], float d_block, float m_block,
+                     Block& block, uint8_t L[QK_K]) {
+    pack_k4_scales(ls, lm, block.scales);
+    block.d = fp32_to_fp16(d_block);
+    block.dmin = fp32_to_fp16(m_block);
+    for (int j = 0; j < 8; ++j) {
+        const float d = fp16_to_fp32(block.d) * static_cast<float>(ls[j]);
+        if (d == 0.0f) continue;
+        const float dm = fp16_to_fp32(block.dmin) * static_cast<float>(lm[j]);
+        requantize_group(x + 32 * j, 32, d, dm, 0, nmax, L + 32 * j);
+    }
+}
+
 // Fits the 8 groups, stores d, dmin and the packed scales, and leaves in L the quants
 // (0..nmax) re-quantized with the stored scales.
 template <typename Block>
@@ -81,15 +97,40 @@ void quantize_k4_groups(const float* x, const AffineSearch& search, Block& block
         ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
         lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
     }
-    pack_k4_scales(ls, lm, block.scales);
-    block.d = fp32_to_fp16(max_scale / 63.0f);
-    block.dmin = fp32_to_fp16(max_min / 63.0f);
+    store_k4_groups(x, search.nmax, ls, lm, max_scale / 63.0f, max_min / 63.0f, block, L);
+}
+
+// The element weights of an importance matrix as llama.cpp's quantizers form them:
+// qw[i] * sqrt(sigma2 + x[i]²), sigma2 = k * mean(x²) over the n elements.
+float imatrix_sigma2(const float* x, int n, float k) {
+    float sum_x2 = 0.0f;
+    for (int i = 0; i < n; ++i) sum_x2 += x[i] * x[i];
+    return k * sum_x2 / static_cast<float>(n);
+}
+
+// Fills w[0..n) and returns their sum.
+float imatrix_weights(const float* x, const float* qw, float sigma2, int n, float* w) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; ++i) w[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
+    for (int i = 0; i < n; ++i) sum += w[i];
+    return sum;
+}
+
+// quantize_row_q4_K_impl / q5_K_impl: the groups fitted with the importance weights (a finer
+// sweep), their scales and mins quantized by a weighted fit instead of against the largest.
+template <typename Block>
+void quantize_k4_groups_weighted(const float* x, const float* qw, int nmax, Block& block, uint8_t L[QK_K]) {
+    const float sigma2 = imatrix_sigma2(x, QK_K, 2.0f);
+    float scales[8], mins[8], sw[8];
     for (int j = 0; j < 8; ++j) {
-        const float d = fp16_to_fp32(block.d) * static_cast<float>(ls[j]);
-        if (d == 0.0f) continue;
-        const float dm = fp16_to_fp32(block.dmin) * static_cast<float>(lm[j]);
-        requantize_group(x + 32 * j, 32, d, dm, 0, search.nmax, L + 32 * j);
+        float weights[32];
+        sw[j] = imatrix_weights(x + 32 * j, qw + 32 * j, sigma2, 32, weights);
+        scales[j] = fit_scale_and_min(32, AffineSearch{nmax, -0.9f, 0.05f, 36, false}, x + 32 * j, weights, L + 32 * j, mins[j]);
     }
+    uint8_t ls[8], lm[8];
+    const float d_block = fit_positive_scale(8, 63, scales, ls, sw);
+    const float m_block = fit_positive_scale(8, 63, mins, lm, sw);
+    store_k4_groups(x, nmax, ls, lm, d_block, m_block, block, L);
 }
 
 // Element 64 * c + l in the low nibble of byte 32 * c + l, element 64 * c + 32 + l in
@@ -112,6 +153,49 @@ float largest_scale(const float scales[16]) {
     }
     return max;
 }
+
+// Q2_K's quants re-quantized with the stored scales and mins, then packed.
+void finish_q2_K(const float* x, BlockQ2_K& block, uint8_t L[QK_K]) {
+    for (int j = 0; j < 16; ++j) {
+        const float d = fp16_to_fp32(block.d) * static_cast<float>(block.scales[j] & 0x0f);
+        if (d == 0.0f) continue;
+        const float dm = fp16_to_fp32(block.dmin) * static_cast<float>(block.scales[j] >> 4);
+        requantize_group(x + 16 * j, 16, d, dm, 0, 3, L + 16 * j);
+    }
+    pack_bit_pair_halves(L, block.qs);
+}
+
+// Q3_K's 16 group scales l (0..63, biased by 32) in its 12-byte layout (q3_K_scales).
+void pack_q3_K_scales(const int l[16], uint8_t packed[12]) {
+    std::memset(packed, 0, 12);
+    for (int j = 0; j < 16; ++j) {
+        if (j < 8) {
+            packed[j] = static_cast<uint8_t>(l[j] & 0x0f);
+        } else {
+            packed[j - 8] |= static_cast<uint8_t>((l[j] & 0x0f) << 4);
+        }
+        packed[8 + j % 4] |= static_cast<uint8_t>((l[j] >> 4) << (2 * (j / 4)));
+    }
+}
+
+// Q3_K's quants re-quantized with the stored scales (L keeps the fitted ones of a group
+// whose scale is 0), then split into the high-bit mask and bit pairs.
+void finish_q3_K(const float* x, BlockQ3_K& block, uint8_t L[QK_K]) {
+    int group_scales[16];
+    q3_K_scales(block.scales, group_scales);
+    for (int j = 0; j < 16; ++j) {
+        const float d = fp16_to_fp32(block.d) * static_cast<float>(group_scales[j]);
+        if (d == 0.0f) continue;
+        for (int i = 0; i < 16; ++i) {
+            L[16 * j + i] = static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+        }
+    }
+    extract_bit_planes(L, 4, block.hmask);
+    pack_bit_pair_halves(L, block.qs);
+}
+
+// Q6_K from its group fits (weights x², or an importance matrix's qw).
+void quantize_q6_K(const float* x, const float* qw, BlockQ6_K& block);
 
 }  // namespace
 
@@ -143,13 +227,7 @@ void quantize(const float* x, BlockQ2_K& block) {
         for (int j = 0; j < 16; ++j) block.scales[j] |= static_cast<uint8_t>(nearest_int(iscale * mins[j]) << 4);
         block.dmin = fp32_to_fp16(max_min / kLevels);
     }
-    for (int j = 0; j < 16; ++j) {
-        const float d = fp16_to_fp32(block.d) * static_cast<float>(block.scales[j] & 0x0f);
-        if (d == 0.0f) continue;
-        const float dm = fp16_to_fp32(block.dmin) * static_cast<float>(block.scales[j] >> 4);
-        requantize_group(x + 16 * j, 16, d, dm, 0, 3, L + 16 * j);
-    }
-    pack_bit_pair_halves(L, block.qs);
+    finish_q2_K(x, block, L);
 }
 
 void quantize(const float* x, BlockQ3_K& block) {
@@ -163,31 +241,17 @@ void quantize(const float* x, BlockQ3_K& block) {
     std::memset(block.scales, 0, sizeof(block.scales));
     block.d = fp32_to_fp16(0.0f);
     if (max_scale != 0.0f) {
-        // 6-bit signed group scales, -32..31, stored biased by 32 (layout: q3_K_scales).
+        // 6-bit signed group scales, -32..31, stored biased by 32.
         const float iscale = -32.0f / max_scale;
+        int l[16];
         for (int j = 0; j < 16; ++j) {
             const int8_t rounded = static_cast<int8_t>(nearest_int(iscale * scales[j]));
-            const int l = std::clamp<int>(rounded, -32, 31) + 32;
-            if (j < 8) {
-                block.scales[j] = static_cast<uint8_t>(l & 0x0f);
-            } else {
-                block.scales[j - 8] |= static_cast<uint8_t>((l & 0x0f) << 4);
-            }
-            block.scales[8 + j % 4] |= static_cast<uint8_t>((l >> 4) << (2 * (j / 4)));
+            l[j] = std::clamp<int>(rounded, -32, 31) + 32;
         }
+        pack_q3_K_scales(l, block.scales);
         block.d = fp32_to_fp16(1 / iscale);
     }
-    int group_scales[16];
-    q3_K_scales(block.scales, group_scales);
-    for (int j = 0; j < 16; ++j) {
-        const float d = fp16_to_fp32(block.d) * static_cast<float>(group_scales[j]);
-        if (d == 0.0f) continue;
-        for (int i = 0; i < 16; ++i) {
-            L[16 * j + i] = static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
-        }
-    }
-    extract_bit_planes(L, 4, block.hmask);
-    pack_bit_pair_halves(L, block.qs);
+    finish_q3_K(x, block, L);
 }
 
 void quantize(const float* x, BlockQ4_K& block) {
@@ -203,10 +267,67 @@ void quantize(const float* x, BlockQ5_K& block) {
     pack_k4_nibbles(L, block.qs);
 }
 
-void quantize(const float* x, BlockQ6_K& block) {
+void quantize(const float* x, BlockQ6_K& block) { quantize_q6_K(x, nullptr, block); }
+
+// ---- with an importance matrix (llama.cpp's quantize_row_*_impl) ----
+
+void quantize(const float* x, const float* qw, BlockQ2_K& block) {
+    const float sigma2 = imatrix_sigma2(x, QK_K, 1.0f);
+    uint8_t L[QK_K];
+    float scales[16], mins[16], sw[16];
+    for (int j = 0; j < 16; ++j) {
+        float weights[16];
+        sw[j] = imatrix_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weights);
+        scales[j] = fit_scale_and_min(16, AffineSearch{3, -0.9f, 0.05f, 36, false}, x + 16 * j, weights, L + 16 * j, mins[j]);
+    }
+    uint8_t ls[16], lm[16];
+    block.d = fp32_to_fp16(fit_positive_scale(16, 15, scales, ls, sw));
+    block.dmin = fp32_to_fp16(fit_positive_scale(16, 15, mins, lm, sw));
+    for (int j = 0; j < 16; ++j) block.scales[j] = static_cast<uint8_t>(ls[j] | (lm[j] << 4));
+    finish_q2_K(x, block, L);
+}
+
+void quantize(const float* x, const float* qw, BlockQ3_K& block) {
+    const float sigma2 = imatrix_sigma2(x, QK_K, 2.0f);
+    int8_t fitted[QK_K];
+    float scales[16], sw[16];
+    for (int j = 0; j < 16; ++j) {
+        float weights[16];
+        sw[j] = imatrix_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weights);
+        scales[j] = fit_symmetric_scale(16, 4, x + 16 * j, fitted + 16 * j, weights);
+    }
+    int8_t ls[16];
+    const float d_block = fit_symmetric_scale(16, 32, scales, ls, sw);
+    int l[16];
+    for (int j = 0; j < 16; ++j) l[j] = ls[j];
+    pack_q3_K_scales(l, block.scales);
+    block.d = fp32_to_fp16(d_block);
+    uint8_t L[QK_K];
+    for (int i = 0; i < QK_K; ++i) L[i] = static_cast<uint8_t>(fitted[i]);
+    finish_q3_K(x, block, L);
+}
+
+void quantize(const float* x, const float* qw, BlockQ4_K& block) {
+    uint8_t L[QK_K];
+    quantize_k4_groups_weighted(x, qw, 15, block, L);
+    pack_k4_nibbles(L, block.qs);
+}
+
+void quantize(const float* x, const float* qw, BlockQ5_K& block) {
+    uint8_t L[QK_K];
+    quantize_k4_groups_weighted(x, qw, 31, block, L);
+    extract_bit_planes(L, 16, block.qh);
+    pack_k4_nibbles(L, block.qs);
+}
+
+void quantize(const float* x, const float* qw, BlockQ6_K& block) { quantize_q6_K(x, qw, block); }
+
+namespace {
+
+void quantize_q6_K(const float* x, const float* qw, BlockQ6_K& block) {
     int8_t fitted[QK_K];
     float scales[16];
-    for (int j = 0; j < 16; ++j) scales[j] = fit_symmetric_scale(16, 32, x + 16 * j, fitted + 16 * j);
+    for (int j = 0; j < 16; ++j) scales[j] = fit_symmetric_scale(16, 32, x + 16 * j, fitted + 16 * j, qw ? qw + 16 * j : nullptr);
     const float max_scale = largest_scale(scales);
     if (std::fabs(max_scale) < kGroupMaxEps) {
         std::memset(&block, 0, sizeof(block));
@@ -234,5 +355,7 @@ void quantize(const float* x, BlockQ6_K& block) {
         pack_bit_pairs(high, block.qh + 32 * half);
     }
 }
+
+}  // namespace
 
 }  // namespace natter::detail

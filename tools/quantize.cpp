@@ -6,12 +6,14 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "tools/imatrix.h"
 #include "tools/quantize_mix.h"
 #include "core/error.h"
 #include "inference/gguf.h"
@@ -44,8 +46,8 @@ void check_requantize(const QuantizeOptions& options, const GgufFile& in, const 
 
 // Converts one tensor into `out` on n_threads threads. Rows go out in blocks from a shared
 // counter; the calling thread works too and reports progress between its blocks.
-void convert_tensor(const GgufTensor& t, GgmlType type, std::vector<uint8_t>& out, int n_threads,
-                    const std::function<void(uint64_t)>& on_bytes_done) {
+void convert_tensor(const GgufTensor& t, GgmlType type, const float* importance, std::vector<uint8_t>& out,
+                    int n_threads, const std::function<void(uint64_t)>& on_bytes_done) {
     const int64_t cols = t.shape.at(0);
     const int64_t rows = t.rows();
     const size_t in_row = row_size(t.type, cols);
@@ -64,7 +66,8 @@ void convert_tensor(const GgufTensor& t, GgmlType type, std::vector<uint8_t>& ou
             try {
                 for (int64_t r = first; r < last; ++r) {
                     dequantize_row(t.type, t.data + r * in_row, f32.data(), cols);
-                    quantize_row(type, f32.data(), out.data() + r * out_row, cols);
+                    if (importance) quantize_row_imatrix(type, f32.data(), importance, out.data() + r * out_row, cols);
+                    else quantize_row(type, f32.data(), out.data() + r * out_row, cols);
                 }
             } catch (...) {
                 const std::lock_guard lock(error_mutex);
@@ -89,6 +92,18 @@ void convert_tensor(const GgufTensor& t, GgmlType type, std::vector<uint8_t>& ou
     on_bytes_done(static_cast<uint64_t>(rows - reported) * in_row);
 }
 
+// The importance weights of tensor t (nullptr: none in the matrix); a matrix of another
+// width is an error, as in llama.cpp (but for the token embedding, never collected).
+const float* importance_for(const std::map<std::string, std::vector<float>>& weights, const GgufTensor& t,
+                            const std::string& path) {
+    const auto it = weights.find(t.name);
+    if (it == weights.end()) return nullptr;
+    if (it->second.size() == static_cast<size_t>(t.shape.at(0))) return it->second.data();
+    if (t.name == "token_embd.weight") return nullptr;
+    throw Error(path + " has " + std::to_string(it->second.size()) + " importance values for " + t.name + ", whose rows have " +
+                std::to_string(t.shape.at(0)) + " elements: it was computed for another model");
+}
+
 int default_threads() {
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : static_cast<int>(n);
@@ -100,8 +115,11 @@ FileType parse_file_type(std::string_view name_or_number) {
     const std::optional<FileType> ft = find_file_type(name_or_number);
     if (ft && ft->base) return *ft;
     if (ft) {
-        throw Error("type " + std::string(ft->name) + " is one of llama.cpp's, but natter does not make it " +
-                    "(its tensor formats or its importance matrix are not supported); choose one of " +
+        // llama.cpp's tensor_requires_imatrix: these are garbage without an importance matrix.
+        static constexpr std::array kNeedImatrix = {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M", "IQ3_XXS", "Q2_K_S"};
+        const bool needs = std::find(kNeedImatrix.begin(), kNeedImatrix.end(), std::string_view(ft->name)) != kNeedImatrix.end();
+        throw Error("type " + std::string(ft->name) + " is one of llama.cpp's, but natter does not make it yet" +
+                    (needs ? " (llama.cpp makes it only with an importance matrix, --imatrix)" : "") + "; choose one of " +
                     file_type_names());
     }
     throw Error("unknown type '" + std::string(name_or_number) + "'; choose one of " + file_type_names() +
@@ -124,7 +142,20 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
         throw Error("the output file must differ from the input file");
     }
     GgufFile in = GgufFile::open(options.input);
-    const std::vector<GgmlType> types = choose_tensor_types(options.type, options.pure, describe_model(in));
+    Imatrix imatrix;
+    std::map<std::string, std::vector<float>> importance;
+    if (!options.imatrix.empty()) {
+        imatrix = read_imatrix(options.imatrix);
+        importance = importance_weights(imatrix);
+        for (const auto& [name, w] : importance) {
+            for (const float v : w) {
+                if (!std::isfinite(v)) throw Error(options.imatrix + ": the importance of " + name + " is not finite");
+            }
+        }
+    }
+    MixModel model = describe_model(in);
+    model.has_imatrix = !importance.empty();
+    const std::vector<GgmlType> types = choose_tensor_types(options.type, options.pure, model);
     check_requantize(options, in, types);
     const int n_threads = options.n_threads > 0 ? options.n_threads : default_threads();
 
@@ -133,6 +164,15 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
     for (const auto& [key, value] : in.metadata()) out.set(key, value);
     out.set("general.file_type", GgufValue{static_cast<uint32_t>(options.type.ftype)});
     out.set("general.quantization_version", GgufValue{static_cast<uint32_t>(2)});
+    if (!importance.empty()) {
+        // What llama.cpp's quantize records of the matrix (strings cut at 127 bytes, as there).
+        out.set("quantize.imatrix.file", GgufValue{options.imatrix.substr(0, 127)});
+        if (!imatrix.datasets.empty()) out.set("quantize.imatrix.dataset", GgufValue{imatrix.datasets[0].substr(0, 127)});
+        out.set("quantize.imatrix.entries_count", GgufValue{static_cast<uint32_t>(importance.size())});
+        if (imatrix.chunk_count > 0) {
+            out.set("quantize.imatrix.chunks_count", GgufValue{static_cast<uint32_t>(imatrix.chunk_count)});
+        }
+    }
 
     QuantizeSummary summary;
     for (const GgufTensor& t : in.tensors()) summary.bytes_in += t.nbytes;
@@ -154,7 +194,9 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
             report(t.nbytes);
         } else {
             ++summary.n_converted;
-            convert_tensor(t, type, buffers[static_cast<size_t>(i)], n_threads, report);
+            const float* weights = importance_for(importance, t, options.imatrix);
+            summary.n_with_imatrix += weights != nullptr;
+            convert_tensor(t, type, weights, buffers[static_cast<size_t>(i)], n_threads, report);
             data = buffers[static_cast<size_t>(i)].data();
             nbytes = buffers[static_cast<size_t>(i)].size();
         }

@@ -24,6 +24,7 @@ struct QuantizeOptions {
     bool pure = false;              // every weight matrix gets `type.base`, no mixes
     bool allow_requantize = false;  // accept already-quantized input
     int n_threads = 0;
+    std::string imatrix;            // an importance matrix (tools/imatrix.h), or none
 };
 
 struct QuantizeProgress {
@@ -37,6 +38,7 @@ struct QuantizeSummary {
     int64_t n_weights = 0;          // elements of all tensors
     double seconds = 0;
     int n_converted = 0, n_copied = 0;        // tensors whose type changed / did not
+    int n_with_imatrix = 0;                   // tensors quantized with importance weights
     std::map<GgmlType, int> output_types;     // tensors of each type in the output
 };
 

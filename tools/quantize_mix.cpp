@@ -1,5 +1,5 @@
 // Per-tensor type choice for the _S/_M/_L mixes. The rules are llama.cpp's (its
-// llama_tensor_get_type, no importance matrix), restated for the file types natter offers:
+// llama_tensor_get_type), restated for the file types natter offers:
 // the tensors that hurt most when squeezed (attn_v, ffn_down, the output projection) get
 // more bits, in every layer or in the first/last layers and every third one between.
 #include "tools/quantize_mix.h"
@@ -19,7 +19,7 @@ namespace {
 
 // llama.cpp's numbers for the mixed file types (general.file_type).
 enum Ftype : int {
-    kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
+    kQ4_0 = 2, kQ5_0 = 8, kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
     kQ5_K_S = 16, kQ5_K_M = 17, kIQ4_NL = 25, kIQ4_XS = 30,
 };
 
@@ -153,9 +153,14 @@ private:
             if (falcon_) return i < n / 16 ? GgmlType::Q6_K : use_more_bits(i, n) ? GgmlType::Q5_K : GgmlType::Q4_K;
             return use_more_bits(i, n) ? GgmlType::Q6_K : type;
         }
-        if (is({kIQ4_NL, kIQ4_XS}) && i < n / 8) return GgmlType::Q5_K;  // without an importance matrix
+        if (is({kIQ4_NL, kIQ4_XS}) && i < n / 8 && !model_.has_imatrix) return GgmlType::Q5_K;
         if (ftype_ == kQ5_K_M && use_more_bits(i, n)) return GgmlType::Q6_K;
         if (ftype_ == kQ4_K_S && !falcon_ && i < n / 8) return GgmlType::Q5_K;
+        // With an importance matrix the first eighth of ffn_down gets the type with a min
+        // (Q4_0 and Q5_0 go astray there even so).
+        if (is({kQ4_0, kQ5_0}) && model_.has_imatrix && i < n / 8) {
+            return ftype_ == kQ4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
+        }
         return type;
     }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Which type each tensor of a model gets for a file type: llama.cpp's quantize rules
-// (without an importance matrix), reproduced so that `natter quantize Q4_K_M` gives the
+// (with or without an importance matrix), reproduced so that `natter quantize Q4_K_M` gives the
 // same per-tensor types as `llama-quantize ... Q4_K_M` on the same source.
 #include <cstdint>
 #include <span>
@@ -31,6 +31,7 @@ struct MixModel {
     int n_head_kv = 0;
     int n_expert = 0;
     std::vector<MixTensor> tensors;  // in file order
+    bool has_imatrix = false;  // quantized with an importance matrix (some rules differ)
 };
 
 MixModel describe_model(const GgufFile& file);

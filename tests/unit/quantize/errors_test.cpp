@@ -45,7 +45,7 @@ void write_tiny_model(const std::string& path, GgmlType weight_type = GgmlType::
 }
 
 tools::QuantizeOptions options(const ScratchDir& dir, const std::string& input, const char* type = "Q4_K_M") {
-    return {input, (dir / "out.gguf").string(), tools::parse_file_type(type), false, false, 1};
+    return {input, (dir / "out.gguf").string(), tools::parse_file_type(type), false, false, 1, ""};
 }
 
 // Runs quantize_model, expects natter::Error containing `part`, and no output left behind.

@@ -26,7 +26,7 @@ std::string our_quantized(const std::string& type) {
     const std::string dir = natter_cache_dir() + "/quantize/ours";
     fs::create_directories(dir);
     const std::string path = dir + "/smollm2-" + lower + ".gguf";
-    tools::QuantizeOptions o{f32_source(), path, tools::parse_file_type(type), false, false, 0};
+    tools::QuantizeOptions o{f32_source(), path, tools::parse_file_type(type), false, false, 0, ""};
     tools::quantize_model(o, nullptr);
     return path;
 }

@@ -42,7 +42,7 @@ inline std::string f32_source() {
     const std::string path = natter_cache_dir() + "/quantize/" + doc["source"].get<std::string>();
     if (!std::filesystem::exists(path) || file_sha256(path) != doc["source_sha256"]) {
         std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-        tools::QuantizeOptions o{default_model_path(), path, tools::parse_file_type("F32"), true, true, 0};
+        tools::QuantizeOptions o{default_model_path(), path, tools::parse_file_type("F32"), true, true, 0, ""};
         tools::quantize_model(o, nullptr);
         EXPECT_EQ(file_sha256(path), doc["source_sha256"]) << path << " differs from the reference's source";
     }

@@ -1,0 +1,202 @@
+// Importance matrices against llama.cpp's (tests/reference/make_imatrix_reference.py):
+// natter's sums on the same text, in both of its file formats, and natter quantize
+// --imatrix writing the tensor bytes llama-quantize --imatrix writes.
+//
+// The bound: natter's activations are llama.cpp's bit for bit (the AVX2 backend), and the
+// sums are added in llama.cpp's order (token after token, each square rounded, then added in
+// float), so the matrices are equal exactly; the test allows nothing more. (llama-imatrix's
+// default batch of 2048 evaluates 4 chunks of 512 at once, which can change the order of the
+// tokens in a sum: then the two agree within float summation order, a relative 1e-6 or so.)
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "core/error.h"
+#include "core/sha256.h"
+#include "inference/gguf.h"
+#include "inference/model.h"
+#include "tools/imatrix.h"
+#include "unit/quantize/quantize_test_util.h"
+
+namespace natter::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string reference(const std::string& name) { return std::string(NATTER_REFERENCE_DIR) + "/imatrix/" + name; }
+std::string tiny_model(const std::string& name) { return std::string(NATTER_TEST_DATA_DIR) + "/models/" + name + ".gguf"; }
+
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+json reference_json(const std::string& name) {
+    std::ifstream in(reference(name));
+    if (!in) throw std::runtime_error("cannot read reference " + name);
+    return json::parse(in);
+}
+
+struct ScratchDir {
+    fs::path path = fs::temp_directory_path() / ("natter-imatrix-" + std::to_string(::getpid()));
+    ScratchDir() { fs::create_directories(path); }
+    ~ScratchDir() { fs::remove_all(path); }
+};
+
+// As the reference was made: genesis-kjv.txt, 2 chunks of 128 tokens, batches of 128.
+tools::Imatrix natter_imatrix(const std::string& model_path) {
+    const auto model = Model::load(model_path);
+    const std::string text = file_bytes(std::string(NATTER_TEST_DATA_DIR) + "/genesis-kjv.txt");
+    tools::ImatrixOptions o;
+    o.eval.n_ctx = 128;
+    o.eval.n_batch = 128;
+    o.eval.n_chunks = 2;
+    o.eval.n_threads = 2;
+    o.dataset = "genesis-kjv.txt";
+    return tools::compute_imatrix(*model, tools::perplexity_tokens(*model, text), o, nullptr);
+}
+
+class ImatrixVsLlamaCpp : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ImatrixVsLlamaCpp, SameSumsAndCountsAndFileBytesInBothFormats) {
+    const std::string name = GetParam();
+    const tools::Imatrix ours = natter_imatrix(tiny_model(name));
+    const tools::Imatrix theirs = tools::read_imatrix(reference(name + ".imatrix.gguf"));
+    ASSERT_EQ(ours.entries.size(), theirs.entries.size());
+    EXPECT_EQ(ours.chunk_count, 2);
+    EXPECT_EQ(theirs.chunk_count, 2);
+    EXPECT_EQ(ours.datasets, theirs.datasets);
+    for (const auto& [weight, t] : theirs.entries) {
+        ASSERT_TRUE(ours.entries.contains(weight)) << weight;
+        const tools::ImatrixEntry& o = ours.entries.at(weight);
+        EXPECT_EQ(o.counts, t.counts) << weight;
+        EXPECT_EQ(o.sums, t.sums) << weight;
+    }
+    // phi3's fused Q/K/V and gate+up are one matmul each, collected once.
+    if (name.starts_with("phi3")) {
+        EXPECT_TRUE(ours.entries.contains("blk.0.attn_qkv.weight"));
+        EXPECT_FALSE(ours.entries.contains("blk.0.attn_q.weight"));
+    }
+    ScratchDir dir;
+    for (const auto& [ext, format] : {std::pair{"gguf", tools::ImatrixFormat::Gguf}, std::pair{"dat", tools::ImatrixFormat::Dat}}) {
+        const std::string path = (dir.path / (name + ".imatrix." + ext)).string();
+        tools::write_imatrix(ours, path, format);
+        EXPECT_TRUE(file_bytes(path) == file_bytes(reference(name + ".imatrix." + ext)))
+            << path << " differs from llama-imatrix's --output-format " << ext;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyModels, ImatrixVsLlamaCpp, ::testing::Values("qwen2-random-q8_0", "phi3-random-q8_0"));
+
+TEST(ImatrixVsLlamaCpp, DefaultModel) {
+    const json ref = reference_json("smollm2.json");
+    const tools::Imatrix ours = natter_imatrix(default_model_path());
+    ASSERT_EQ(ours.entries.size(), ref["entries"].size());
+    for (const auto& [weight, r] : ref["entries"].items()) {
+        ASSERT_TRUE(ours.entries.contains(weight)) << weight;
+        const tools::ImatrixEntry& o = ours.entries.at(weight);
+        ASSERT_EQ(o.sums.size(), r["n"].get<size_t>()) << weight;
+        EXPECT_EQ(o.counts.at(0), r["count"].get<int64_t>()) << weight;
+        double total = 0;
+        for (const float v : o.sums) total += v;
+        EXPECT_EQ(total, r["total"].get<double>()) << weight;
+        for (size_t i = 0; i < r["columns"].size(); ++i) {
+            EXPECT_EQ(o.sums.at(r["columns"][i].get<size_t>()), r["values"][i].get<float>()) << weight << " column " << i;
+        }
+    }
+}
+
+TEST(ImatrixFiles, LegacyAndGgufGiveTheSameQuantizeWeights) {
+    const auto gguf = tools::importance_weights(tools::read_imatrix(reference("qwen2-random-q8_0.imatrix.gguf")));
+    const auto dat = tools::importance_weights(tools::read_imatrix(reference("qwen2-random-q8_0.imatrix.dat")));
+    ASSERT_EQ(gguf.size(), 14u);
+    ASSERT_EQ(dat.size(), gguf.size());
+    for (const auto& [name, w] : gguf) {
+        ASSERT_EQ(dat.at(name).size(), w.size());
+        for (size_t i = 0; i < w.size(); ++i) {
+            // .dat stores sum / 256 * 2 (256 tokens, 2 chunks), read back / 2: powers of two, exact.
+            EXPECT_EQ(dat.at(name)[i], w[i]) << name << " " << i;
+        }
+    }
+}
+
+TEST(ImatrixFiles, BadFilesAreOneClearSentence) {
+    ScratchDir dir;
+    const std::string cut = (dir.path / "cut.dat").string();
+    const std::string whole = file_bytes(reference("qwen2-random-q8_0.imatrix.dat"));
+    std::ofstream(cut, std::ios::binary) << whole.substr(0, 1000);
+    try {
+        tools::read_imatrix(cut);
+        ADD_FAILURE() << "a cut .dat was read";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("is neither a GGUF nor a legacy .dat importance matrix"), std::string::npos)
+            << e.what();
+    }
+    // A model is a GGUF, but not an importance matrix.
+    try {
+        tools::read_imatrix(tiny_model("qwen2-random-q8_0"));
+        ADD_FAILURE() << "a model was read as an importance matrix";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("without the imatrix.datasets"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(tools::read_imatrix((dir.path / "missing.gguf").string()), Error);
+}
+
+TEST(ImatrixQuantize, LowestTypesNeedAnImatrixSaysSo) {
+    try {
+        tools::parse_file_type("IQ2_XXS");
+        ADD_FAILURE() << "IQ2_XXS was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("only with an importance matrix"), std::string::npos) << e.what();
+    }
+}
+
+class QuantizeWithImatrix : public ::testing::TestWithParam<std::string> {};
+
+// llama-quantize --allow-requantize --imatrix on qwen2-random-q8_0 (run from tests/data, so the
+// paths it records are relative to it); natter with the same paths from the same folder.
+TEST_P(QuantizeWithImatrix, SameTensorBytesAsLlamaQuantize) {
+    const std::string key = GetParam();
+    const std::string type = key.substr(0, key.find('/'));
+    const bool dat = key.ends_with("/dat");
+    const json ref = reference_json("quantize.json")["types"][key];
+    ScratchDir dir;
+    const fs::path cwd = fs::current_path();
+    fs::current_path(NATTER_TEST_DATA_DIR);
+    const std::string out = (dir.path / "q.gguf").string();
+    tools::QuantizeOptions o{"models/qwen2-random-q8_0.gguf", out, tools::parse_file_type(type), false, true, 2,
+                             std::string("../reference/imatrix/qwen2-random-q8_0.imatrix.") + (dat ? "dat" : "gguf")};
+    const tools::QuantizeSummary s = tools::quantize_model(o, nullptr);
+    fs::current_path(cwd);
+    EXPECT_EQ(s.n_with_imatrix, 14);
+    const GgufFile f = GgufFile::open(out);
+    for (const auto& [k, v] : ref["keys"].items()) {
+        const GgufValue* ours = f.find(k);
+        ASSERT_TRUE(ours) << k;
+        if (v.is_string()) EXPECT_EQ(ours->as_string(), v.get<std::string>()) << k;
+        else EXPECT_EQ(ours->as_int(), v.get<int64_t>()) << k;
+    }
+    ASSERT_EQ(f.tensors().size(), ref["tensors"].size());
+    for (const GgufTensor& t : f.tensors()) {
+        const json& r = ref["tensors"][t.name];
+        EXPECT_EQ(type_name(t.type), r[0].get<std::string>()) << t.name;
+        EXPECT_EQ(sha256_hex({t.data, t.nbytes}).substr(0, 16), r[1].get<std::string>()) << key << " " << t.name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantizeWithImatrix,
+                         ::testing::Values("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_S", "Q6_K",
+                                           "IQ4_NL", "IQ4_XS", "Q4_K_S/dat"),
+                         [](const auto& info) {
+                             std::string n = info.param;
+                             for (char& c : n) c = c == '/' ? '_' : c;
+                             return n;
+                         });
+
+}  // namespace
+}  // namespace natter::test
