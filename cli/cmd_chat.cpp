@@ -43,9 +43,13 @@ int run_chat(const ChatOptions& o) {
     const std::filesystem::path saved = chat_to_load(o);
     SessionOptions options = session_options(o);
     options.n_threads = threads_to_use(options.n_threads);
-    std::shared_ptr<const Model> model = Model::load(paths::resolve_model_path(options.model_path));
-    warn_if_beyond_training(o.common, model->hparams().n_ctx_train);
+    std::shared_ptr<const Model> model;
+    if (options.remote.url.empty()) {
+        model = Model::load(paths::resolve_model_path(options.model_path));
+        warn_if_beyond_training(o.common, model->hparams().n_ctx_train);
+    }
     Session session(model, options);
+    if (session.is_remote()) std::cerr << "natter: " << session.model_name() << " at " << session.model_path() << "\n";
     if (!saved.empty()) session.load(saved);
     const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
     if (terminal && !o.line_mode) return ui::run_tui(session, ui::TuiOptions{color_mode(o.color)});
@@ -74,6 +78,7 @@ SessionOptions session_options(const ChatOptions& o) {
     if (o.instruct) s.template_name = "alpaca";
     if (!o.system_file.empty()) s.system_prompt = read_text_file(o.system_file, "prompt");
     if (!o.system.empty()) s.system_prompt = o.system;
+    s.remote = remote_options(o.remote);
     return s;
 }
 
@@ -96,6 +101,7 @@ CLI::App* add_chat_options(CLI::App& app, ChatOptions& o) {
                                    "Continue a saved chat: NAME (or a unique prefix) in the sessions folder, or a PATH");
     load->excludes(cont)->excludes(resume);
     cont->excludes(resume);
+    add_remote_options(*cmd, o.remote);
     cmd->add_flag("--save", o.save, "Line mode: autosave the chat even when stdin is not a terminal");
     cmd->add_flag("--line", o.line_mode, "Use the line-mode chat even on a terminal");
     cmd->add_flag("-v,--verbose", o.verbose, "Line mode: token counts and speed of each reply on stderr");

@@ -15,6 +15,9 @@
 #include "inference/model.h"
 #include "inference/sampler.h"
 #include "inference/tokenizer.h"
+#include "openai/http_client.h"
+#include "openai/protocol.h"
+#include "session/remote_backend.h"
 
 namespace natter::cli {
 
@@ -48,8 +51,52 @@ bool ends_with_reverse_prompt(const std::string& text, const std::vector<std::st
     return false;
 }
 
+// --remote: the same completion from a server's /v1/completions, streamed as it comes.
+void run_remote(const RunOptions& o, const std::string& prompt) {
+    const RemoteOptions r = remote_options(o.remote);
+    openai::HttpClient client(openai::Endpoint{r.url, r.api_key, r.timeout_seconds, 10});
+    const auto start = Clock::now();
+    const std::string model = find_remote_model(client, r.model).id;
+    ChatSettings settings;
+    settings.sampling = o.common.sampling;
+    settings.max_tokens = o.common.n_predict;
+    openai::RequestSampling sampling = request_sampling(settings);
+    sampling.stop = o.reverse_prompts;
+    if (o.show_prompt) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+    std::fflush(stdout);
+    openai::EventStream stream;
+    std::string problem;
+    Clock::time_point first{};
+    const auto request_start = Clock::now();
+    try {
+        client.post_stream("/completions", openai::completion_request(model, prompt, sampling), [&](std::string_view bytes) {
+            return stream.push(bytes, [&](const openai::StreamEvent& e) {
+                if (!e.text.empty() && first == Clock::time_point{}) first = Clock::now();
+                std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+                std::fflush(stdout);
+                return true;
+            });
+        });
+        problem = stream.problem();
+    } catch (const openai::RemoteError& e) {
+        problem = e.what();
+    }
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (problem.empty() && !stream.complete()) problem = "The stream from " + client.base_url() + " ended before the completion was complete";
+    if (!problem.empty()) throw Error(problem + ".");
+    const double total_ms = ms_since(request_start);
+    const double gen_ms = first == Clock::time_point{} ? 0.0 : ms_since(first);
+    const int n_prompt = stream.usage ? stream.usage->prompt_tokens : 0;
+    const int n_gen = stream.usage ? stream.usage->completion_tokens : 0;
+    std::fprintf(stderr, "\nnatter: %s at %s | setup %.0f ms | prompt %d tokens, first text after %.1f ms | generation %d tokens, %.1f ms (%.2f tokens/s)\n",
+                 model.c_str(), client.base_url().c_str(), std::chrono::duration<double, std::milli>(request_start - start).count(),
+                 n_prompt, total_ms - gen_ms, n_gen, gen_ms, gen_ms > 0 && n_gen > 1 ? (n_gen - 1) * 1000.0 / gen_ms : 0.0);
+}
+
 void run(const RunOptions& o) {
     const std::string prompt = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file, "prompt");
+    if (!o.remote.url.empty()) return run_remote(o, prompt);
     const auto load_start = Clock::now();
     auto model = Model::load(paths::resolve_model_path(o.common.model));
     warn_if_beyond_training(o.common, model->hparams().n_ctx_train);
@@ -114,6 +161,7 @@ CLI::App* add_run_options(CLI::App& app, RunOptions& o) {
                   ->check(CLI::ExistingFile | CLI::IsMember({"-"}));
     p->excludes(f);
     cmd->add_option("-r,--reverse-prompt", o.reverse_prompts, "Stop after this text (repeatable)");
+    add_remote_options(*cmd, o.remote);
     cmd->add_flag("--ignore-eos", o.ignore_eos, "Keep generating past end-of-sequence tokens");
     cmd->add_flag("--no-bos", o.no_bos, "Do not add the beginning-of-sequence token");
     cmd->add_flag_callback("--no-display-prompt", [&o]() { o.show_prompt = false; }, "Print only the continuation, not the prompt");

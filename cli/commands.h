@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/common_options.h"
+#include "cli/remote_flags.h"
 #include "session/session.h"
 
 namespace CLI {
@@ -38,6 +39,7 @@ struct ChatOptions {
     bool line_mode = false;
     bool verbose = false;
     std::string color = "auto";  // --color alone: always
+    RemoteFlags remote;          // --remote URL: the server's model instead of -m
 };
 CLI::App* add_chat_options(CLI::App& app, ChatOptions& o);
 // The session the options ask for (reads the -f file; throws natter::Error if it cannot).
@@ -53,6 +55,7 @@ struct RunOptions {
     bool no_bos = false;
     bool show_prompt = true;
     bool parse_special = true;
+    RemoteFlags remote;  // --remote URL: /v1/completions of the server's model instead of -m
 };
 CLI::App* add_run_options(CLI::App& app, RunOptions& o);
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
                chat->help("natter chat", CLI::AppFormatMode::Sub);
     });
     std::vector<std::string> args = natter::cli::llama_args(std::vector<std::string>(argv + std::min(argc, 1), argv + argc));
+    natter::cli::hide_secret_arguments(argc, argv);  // the copy above keeps it; `ps` no longer shows it
     std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
     try {
         app.parse(args);

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "inference/model.h"
+#include "openai/sse.h"
 #include "prompts/template.h"
 #include "server/api.h"
 #include "server/endpoints.h"
@@ -71,7 +72,7 @@ void send_json(httplib::Response& res, int status, const json& body) {
 
 void send_error(httplib::Response& res, const ApiError& e) { send_json(res, e.status, error_json(e.status, e.type, e.what())); }
 
-std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+std::string sse(const json& j) { return openai::sse_event(j.dump(-1, ' ', false, json::error_handler_t::replace)); }
 
 // An engine result that is an error, as the ApiError a client gets; nullopt when it is not one.
 std::optional<ApiError> result_error(const GenerationResult& r) {
@@ -310,7 +311,7 @@ void HttpServer::State::stream(httplib::Response& res, std::shared_ptr<Job> job,
                     } else {
                         write(sse(completion_json(r, *cr, ctx)));
                     }
-                    if (oai) write("data: [DONE]\n\n");
+                    if (oai) write(openai::sse_event("[DONE]"));
                     sink.done();
                     return true;
                 }

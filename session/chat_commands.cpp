@@ -158,6 +158,7 @@ CommandResult clear(Session& s, bool autosave) {
 
 CommandResult templates(Session& s, const std::string& arg) {
     CommandResult r;
+    if (s.is_remote()) s.set_template(arg);  // says in one sentence that the server has its own
     if (!arg.empty()) {
         s.set_template(arg);
         r.notice = "Template " + s.template_name() + " (the conversation is re-rendered in it for the next reply).";
@@ -290,7 +291,9 @@ CommandResult run_command(Session& s, const ParsedInput& input, bool autosave) {
         case CommandKind::Edit: return edit(s, input.arg);
         case CommandKind::Clear: return clear(s, autosave);
         case CommandKind::Prompt:
-            r.title = "The prompt the model sees, template " + s.template_name();
+            r.title = s.is_remote() ? "The messages the next request sends to " + s.model_path() +
+                                          " (templates are the server's job for chat completions: it renders these in its own)"
+                                    : "The prompt the model sees, template " + s.template_name();
             r.text = s.prompt_text();
             return r;
         case CommandKind::Stats: {

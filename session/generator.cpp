@@ -3,6 +3,7 @@
 // to the front end until a stop condition.
 #include <algorithm>
 
+#include "session/remote_backend.h"
 #include "session/reply_filter.h"
 #include "session/session_impl.h"
 #include "core/error.h"
@@ -13,14 +14,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 // One reply, from prompt to stop.
 class ReplyRun {
 public:
-    explicit ReplyRun(Session::Impl& s) : s_(s), tok_(s.tokenizer), n_ctx_(s.forward->n_ctx()) {}
+    explicit ReplyRun(Session::Impl& s) : s_(s), tok_(*s.tokenizer), n_ctx_(s.forward->n_ctx()) {}
     void run();
 
 private:
@@ -190,18 +187,7 @@ std::span<const float> ReplyRun::eval_token(int32_t id, const std::string& piece
     return logits;
 }
 
-void ReplyRun::emit(const std::string& text) {
-    if (text.empty()) return;
-    {
-        std::lock_guard lock(s_.mutex);
-        s_.messages.back().text += text;
-    }
-    SessionEvent e;
-    e.kind = SessionEvent::Kind::Text;
-    e.text = text;
-    s_.events.push(std::move(e));
-    s_.events.notify();
-}
+void ReplyRun::emit(const std::string& text) { s_.emit_text(text); }
 
 void ReplyRun::run() {
     snapshot();
@@ -287,30 +273,57 @@ void ReplyRun::notify_cut(StopReason reason, int max_tokens) {
 }
 
 void ReplyRun::finish(StopReason reason, const std::string& error) {
+    {
+        std::lock_guard lock(s_.mutex);
+        s_.cache.truncate(s_.forward->evaluated());  // after an engine error, trust only the engine
+    }
+    s_.end_reply(reason, stats_, error);
+}
+
+}  // namespace
+
+void Session::Impl::emit_text(const std::string& text) {
+    if (text.empty()) return;
+    {
+        std::lock_guard lock(mutex);
+        messages.back().text += text;
+    }
+    SessionEvent e;
+    e.kind = SessionEvent::Kind::Text;
+    e.text = text;
+    events.push(std::move(e));
+    events.notify();
+}
+
+void Session::Impl::notice(std::string text) {
+    SessionEvent e;
+    e.text = std::move(text);
+    events.push(std::move(e));
+    events.notify();
+}
+
+void Session::Impl::end_reply(StopReason reason, const ReplyStats& stats, const std::string& error) {
     const bool interrupted = reason == StopReason::Cancelled || reason == StopReason::Error;
     SessionEvent e;
     e.kind = interrupted ? SessionEvent::Kind::Interrupted : SessionEvent::Kind::Finished;
     e.reason = reason;
-    e.stats = stats_;
+    e.stats = stats;
     e.text = error;
     {
-        std::lock_guard lock(s_.mutex);
-        Message& m = s_.messages.back();
+        std::lock_guard lock(mutex);
+        Message& m = messages.back();
         m.finished = WallClock::now();
         m.stop_reason = reason;
         m.interrupted = interrupted;
-        m.stats = stats_;
-        s_.cache.truncate(s_.forward->evaluated());  // after an engine error, trust only the engine
-        s_.busy = false;
-        ++s_.revision;
+        m.stats = stats;
+        busy = false;
+        ++revision;
         // Queued under the lock: once busy() is false the final event is already there.
-        s_.events.push(std::move(e));
+        events.push(std::move(e));
     }
-    s_.changed.notify_all();
-    s_.events.notify();
+    changed.notify_all();
+    events.notify();
 }
-
-}  // namespace
 
 void Session::Impl::run() {
     std::unique_lock lock(mutex);
@@ -319,11 +332,15 @@ void Session::Impl::run() {
         if (quit) return;
         job_posted = false;
         lock.unlock();
-        ReplyRun reply(*this);
-        try {
-            reply.run();
-        } catch (const std::exception& e) {
-            reply.finish(StopReason::Error, e.what());  // engine failures end the reply, not the program
+        if (remote) {
+            remote->reply(*this);  // ends the reply itself, failures included
+        } else {
+            ReplyRun reply(*this);
+            try {
+                reply.run();
+            } catch (const std::exception& e) {
+                reply.finish(StopReason::Error, e.what());  // engine failures end the reply, not the program
+            }
         }
         lock.lock();
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/paths.h"
+#include "session/remote_backend.h"
 #include "session/session_impl.h"
 #include "core/error.h"
 
@@ -137,15 +138,21 @@ int context_size(const SessionOptions& o, const Model& model) {
 }  // namespace
 
 Session::Impl::Impl(std::shared_ptr<const Model> model_in, const SessionOptions& opts)
-    : model(std::move(model_in)), tokenizer(model->tokenizer()), options(opts), created(WallClock::now()) {
-    if (options.load_user_templates) templates.load_directory(paths::user_templates_dir());
-    chat_template = &chat_template_for_model(templates, *model, options.template_name);
+    : model(std::move(model_in)), options(opts), created(WallClock::now()) {
     system_prompt = options.system_prompt.value_or("");
     settings = options.settings;
     reverse_prompts = options.reverse_prompts;
     keep = options.keep;
-    forward = std::make_unique<Forward>(*model, ForwardOptions{context_size(options, *model), options.n_batch, options.n_threads});
-    sampler = std::make_unique<Sampler>(settings.sampling);
+    if (!model) {  // a remote model: the server renders its template and holds the context
+        remote = std::make_unique<RemoteBackend>(options.remote);
+        chat_template = &templates.get("chatml");  // never rendered; keeps the pointer valid
+    } else {
+        tokenizer = &model->tokenizer();
+        if (options.load_user_templates) templates.load_directory(paths::user_templates_dir());
+        chat_template = &chat_template_for_model(templates, *model, options.template_name);
+        forward = std::make_unique<Forward>(*model, ForwardOptions{context_size(options, *model), options.n_batch, options.n_threads});
+        sampler = std::make_unique<Sampler>(settings.sampling);
+    }
     thread = std::thread([this] { run(); });
 }
 
@@ -165,11 +172,12 @@ void Session::Impl::require_idle() const {
 
 void Session::Impl::check_fits(const std::string& user_text) const {
     if (user_text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("The message is empty.");
+    if (remote) return;  // the server measures it against its context
     Message message;
     message.text = user_text;
     ConversationView alone{chat_template, system_prompt, {message}, options.in_prefix, options.in_suffix};
     const std::string text = alone.render(1, 1, true);
-    const int n = static_cast<int>(tokenize_prompt(tokenizer, *chat_template, text, true).size());
+    const int n = static_cast<int>(tokenize_prompt(*tokenizer, *chat_template, text, true).size());
     const int n_ctx = forward->n_ctx();
     if (n + 1 > n_ctx) {
         throw Error("The message is too long: with the template and system prompt it takes " + std::to_string(n) +
@@ -178,11 +186,12 @@ void Session::Impl::check_fits(const std::string& user_text) const {
 }
 
 void Session::Impl::trim_cache_to_conversation() {
+    if (remote) return;
     const ConversationView view{chat_template, system_prompt, messages, options.in_prefix, options.in_suffix};
     const size_t first = std::min(first_kept, messages.size());
     const std::string text = view.render(std::min(pinned, first), first, false);
     const ContextCache::Plan plan = cache.plan(text, [&](std::string_view piece, bool at_start) {
-        return tokenize_prompt(tokenizer, *chat_template, piece, at_start);
+        return tokenize_prompt(*tokenizer, *chat_template, piece, at_start);
     });
     cache.truncate(plan.keep);
 }
@@ -203,7 +212,10 @@ void Session::Impl::start_reply() {
 // --- Session: conversation ----------------------------------------------------------------
 
 Session::Session(const SessionOptions& options)
-    : Session(std::shared_ptr<const Model>(Model::load(paths::resolve_model_path(options.model_path))), options) {}
+    : Session(options.remote.url.empty()
+                  ? std::shared_ptr<const Model>(Model::load(paths::resolve_model_path(options.model_path)))
+                  : nullptr,
+              options) {}
 
 Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
     : impl_(std::make_unique<Impl>(std::move(model), options)) {}
@@ -308,14 +320,21 @@ void Session::set_event_notifier(std::function<void()> notify) { impl_->events.s
 
 // --- templates ----------------------------------------------------------------------------
 
-std::vector<std::string> Session::template_names() const { return impl_->templates.names(); }
+std::vector<std::string> Session::template_names() const {
+    if (impl_->remote) return {};
+    return impl_->templates.names();
+}
 
 std::string Session::template_name() const {
+    if (impl_->remote) return "server";
     std::lock_guard lock(impl_->mutex);
     return impl_->chat_template->name;
 }
 
 void Session::set_template(const std::string& name) {
+    if (impl_->remote) {
+        throw Error("Templates are the server's job for chat completions: a remote model always gets its own.");
+    }
     const ChatTemplate& t = impl_->templates.get(name);
     std::lock_guard lock(impl_->mutex);
     if (impl_->chat_template != &t && !impl_->messages.empty()) ++impl_->revision;
@@ -350,6 +369,12 @@ void Session::set_reverse_prompts(std::vector<std::string> prompts) {
 std::string Session::prompt_text() const {
     std::lock_guard lock(impl_->mutex);
     const auto& msgs = impl_->messages;
+    if (impl_->remote) {  // what the next request sends; the server renders it in its template
+        const ConversationView view{impl_->chat_template, impl_->system_prompt, msgs, impl_->options.in_prefix, impl_->options.in_suffix};
+        std::string text;
+        for (const ChatMessage& m : view.window(0, 0)) text += "[" + m.role + "]\n" + m.content + "\n\n";
+        return text;
+    }
     ConversationView view{impl_->chat_template, impl_->system_prompt, msgs, impl_->options.in_prefix, impl_->options.in_suffix};
     // While a reply streams, show the prompt it was given plus what it has written so far.
     const bool replying = impl_->busy && !msgs.empty();
@@ -366,17 +391,21 @@ std::vector<int32_t> Session::context_tokens() const {
 }
 
 ContextUsage Session::context() const {
+    if (impl_->remote) return {impl_->remote->context_used(), impl_->remote->n_ctx()};
     std::lock_guard lock(impl_->mutex);
     return {impl_->cache.size(), impl_->forward->n_ctx()};
 }
 
+bool Session::is_remote() const { return impl_->remote != nullptr; }
+
 std::string Session::model_name() const {
+    if (impl_->remote) return impl_->remote->model();
     const std::string stem = std::filesystem::path(impl_->model->file().path()).stem().string();
     return impl_->model->file().get_string("general.name", stem);
 }
 
-std::string Session::model_path() const { return impl_->model->file().path(); }
-std::string Session::quant_type() const { return impl_->model->quant_name(); }
-int Session::n_threads() const { return impl_->forward->n_threads(); }
+std::string Session::model_path() const { return impl_->remote ? impl_->remote->base_url() : impl_->model->file().path(); }
+std::string Session::quant_type() const { return impl_->remote ? "remote" : impl_->model->quant_name(); }
+int Session::n_threads() const { return impl_->remote ? 0 : impl_->forward->n_threads(); }
 
 }  // namespace natter

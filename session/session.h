@@ -36,8 +36,18 @@ struct ChatSettings {
     int max_tokens = -1;      // reply length limit in tokens; -1: until a stop or the context is full
 };
 
+// A model on an OpenAI-compatible server (natter serve, llama-server, vLLM, ollama) instead of
+// a local file: the chat streams /v1/chat/completions, and the server applies its template.
+struct RemoteOptions {
+    std::string url;        // e.g. http://gpu-box:8000/v1; empty: the local model
+    std::string api_key;    // sent as a bearer token; never saved, shown or logged
+    std::string model;      // one of /v1/models; empty: the first the server lists
+    int timeout_seconds = 120;  // the longest silence of a reply stream before it is given up
+};
+
 struct SessionOptions {
     std::string model_path;   // empty: the default model (app/model_path.h)
+    RemoteOptions remote;     // remote.url set: no local model, the server's instead
     int n_ctx = 2048;         // context window in tokens; 0: the model's training context
     int n_batch = 512;        // prompt tokens evaluated per batch (progress is reported per batch)
     int n_threads = 0;        // 0: one per physical core
@@ -135,7 +145,9 @@ struct ContextUsage {
 class Session {
 public:
     // Loads the model (blocking) and starts the generator thread. Throws natter::Error for a
-    // model that cannot be loaded or an unknown template name.
+    // model that cannot be loaded or an unknown template name. With options.remote.url, asks
+    // the server for its models instead (one sentence when it cannot be reached or lacks the
+    // model named).
     explicit Session(const SessionOptions& options);
     // Shares an already loaded model (tests load it once for many sessions).
     Session(std::shared_ptr<const Model> model, const SessionOptions& options);
@@ -208,10 +220,13 @@ public:
     std::vector<int32_t> context_tokens() const;
     ContextUsage context() const;
 
-    std::string model_name() const;   // general.name, else the file name without .gguf
-    std::string model_path() const;
-    std::string quant_type() const;   // e.g. "Q4_1"
-    int n_threads() const;
+    std::string model_name() const;   // general.name, else the file name without .gguf; remote: the server's model id
+    std::string model_path() const;   // remote: the server's base URL
+    std::string quant_type() const;   // e.g. "Q4_1"; remote: "remote"
+    int n_threads() const;            // remote: 0
+    // A model on a server (SessionOptions::remote): templates, /prompt and the context window
+    // are the server's; everything else works as locally.
+    bool is_remote() const;
 
     // --- transcripts ----------------------------------------------------------------------
     // JSON (versioned schema: messages with role, text, timestamps, token counts, speed; the

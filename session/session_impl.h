@@ -16,6 +16,8 @@
 
 namespace natter {
 
+class RemoteBackend;
+
 // Events from the generator thread to the front end.
 class EventQueue {
 public:
@@ -38,8 +40,9 @@ struct Session::Impl {
     ~Impl();
 
     // --- fixed after construction ---
-    std::shared_ptr<const Model> model;
-    const Tokenizer& tokenizer;
+    std::shared_ptr<const Model> model;   // null for a remote session
+    const Tokenizer* tokenizer = nullptr;  // the model's; null for a remote session
+    std::unique_ptr<RemoteBackend> remote;  // the server's model, or null for the local one
     SessionOptions options;
     TemplateRegistry templates;
     WallClock::time_point created;
@@ -87,6 +90,12 @@ struct Session::Impl {
 
     // Generator thread (generator.cpp).
     void run();
+    // Generator thread: appends a piece of the reply and reports it.
+    void emit_text(const std::string& text);
+    // Any thread: a Notice event.
+    void notice(std::string text);
+    // Generator thread: the reply ended; stores its outcome and sends the final event.
+    void end_reply(StopReason reason, const ReplyStats& stats, const std::string& error);
 };
 
 // The conversation as one reply sees it: copied when the reply starts, so that the front end
@@ -102,6 +111,11 @@ struct ConversationView {
     std::vector<ChatMessage> window(size_t pinned, size_t first) const;
     std::string render(size_t pinned, size_t first, bool add_generation_prompt) const;
 };
+
+// Milliseconds from a to b, for the reply numbers.
+inline double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
 
 // Writes data to path so that a crash at any moment leaves the old file or the new one:
 // temporary file in the same folder, fsync, rename, fsync of the folder.

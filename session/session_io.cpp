@@ -52,14 +52,14 @@ std::string read_whole_file(const std::filesystem::path& path) {
 // "2024-05-01_12-30-05" in local time, for autosave file names.
 std::string file_stamp(WallClock::time_point t) { return format_local_time(t, "%Y-%m-%d_%H-%M-%S"); }
 
-Transcript snapshot(const Session::Impl& s, uint64_t* revision = nullptr) {
+Transcript snapshot(const Session& session, const Session::Impl& s, uint64_t* revision = nullptr) {
+    Transcript t;
+    t.model_name = session.model_name();
+    t.model_path = session.model_path();  // remote: the base URL, which never holds a key (openai/http_client.h)
+    t.quant = session.quant_type();
+    t.template_name = session.template_name();
     std::lock_guard lock(s.mutex);
     if (revision) *revision = s.revision;
-    Transcript t;
-    t.model_name = s.model->file().get_string("general.name", std::filesystem::path(s.model->file().path()).stem().string());
-    t.model_path = s.model->file().path();
-    t.quant = s.model->quant_name();
-    t.template_name = s.chat_template->name;
     t.system_prompt = s.system_prompt;
     t.settings = s.settings;
     t.keep = s.keep;
@@ -108,13 +108,13 @@ Transcript read_transcript(const std::filesystem::path& path) {
 
 void Session::save(const std::filesystem::path& path) const {
     uint64_t revision = 0;
-    write_file_atomically(path, transcript_to_json(snapshot(*impl_, &revision)));
+    write_file_atomically(path, transcript_to_json(snapshot(*this, *impl_, &revision)));
     std::lock_guard lock(impl_->mutex);
     impl_->saved_revision = revision;  // changes made while writing stay unsaved
 }
 
 void Session::export_markdown(const std::filesystem::path& path) const {
-    write_file_atomically(path, transcript_to_markdown(snapshot(*impl_)));
+    write_file_atomically(path, transcript_to_markdown(snapshot(*this, *impl_)));
 }
 
 void Session::save_as(const std::filesystem::path& path) const {
@@ -134,7 +134,9 @@ void Session::load(const std::filesystem::path& path) {
     {
         std::lock_guard lock(impl_->mutex);
         impl_->require_idle();
-        if (tmpl) {
+        if (impl_->remote) {
+            // the server's template, whatever the transcript was made with
+        } else if (tmpl) {
             impl_->chat_template = tmpl;
         } else if (!t.template_name.empty()) {
             notice = "The transcript's template \"" + t.template_name + "\" is not available here; using " +
