@@ -586,6 +586,59 @@ class Chat(unittest.TestCase):
         with open(os.path.join(sessions, first[0])) as f:
             self.assertEqual(len(json.load(f)["messages"]), 2)  # the first file is untouched
 
+    def test_a_remote_chat_on_natter_serve_shows_what_the_local_one_shows(self):
+        """The full-screen chat with --remote against natter serve on loopback: the same replies
+        as on the local model at temperature 0; the status line says remote and server; F2 says
+        templates are the server's job; Ctrl-C closes the stream and keeps the partial reply."""
+        self.need_default_model()
+        import socket
+        import urllib.request
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen([NATTER, "serve", "-m", DEFAULT_MODEL, "--port", str(port), "-t", "1", "-np", "1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (server.terminate(), server.wait(timeout=30)))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.fail("natter serve did not become healthy")
+                time.sleep(0.1)
+        turns = ["What is the capital of France?", "And what is the capital of Germany?"]
+        replies = {}
+        for name, args in (("local", ["-m", DEFAULT_MODEL, "-t", "1"]), ("remote", ["--remote", f"http://127.0.0.1:{port}/v1"])):
+            term = Terminal([*args, "--temp", "0", "-n", "32"])
+            self.addCleanup(term.close)
+            term.wait_ready()
+            for i, text in enumerate(turns):
+                term.send(text)
+                term.wait_idle(i + 1)
+            chat = term.save(f"{name}.json")
+            replies[name] = [m["text"] for m in chat["messages"] if m["role"] == "assistant"]
+        self.assertIn("Paris", replies["local"][0])
+        self.assertEqual(replies["remote"], replies["local"])
+        self.assertEqual(chat["model"]["path"], f"http://127.0.0.1:{port}/v1")
+        status = term.status()
+        self.assertIn("remote", status)
+        self.assertIn("server", status)
+        term.keys("F2")
+        term.wait_text("Templates are the server's job")
+        term.send("/set max-tokens 400")
+        term.wait_text("max-tokens = 400")
+        self.long_reply(term)
+        term.keys("C-c")
+        term.wait_text("[interrupted]")
+        chat = term.save("interrupted.json")
+        reply = chat["messages"][-1]
+        self.assertTrue(reply["interrupted"])
+        self.assertEqual(reply["stop_reason"], "cancelled")
+        self.assertTrue(reply["text"].strip())
+
 
 def main():
     global NATTER, STORIES, DEFAULT_MODEL
