@@ -1,12 +1,11 @@
 // `natter quantize [options] in.gguf out.gguf TYPE`
 #include <CLI/CLI.hpp>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/progress_bar.h"
 #include "tools/quantize.h"
 #include "core/error.h"
 
@@ -20,56 +19,6 @@ struct Args {
     std::string input, output, type, imatrix;
     bool pure = false, allow_requantize = false, quiet = false, progress = false;
     int n_threads = 0;
-};
-
-int terminal_width() {
-    winsize ws{};
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) return ws.ws_col;
-    return 80;
-}
-
-std::string clock_text(double seconds) {
-    const int s = static_cast<int>(seconds + 0.5);
-    char buf[32];
-    if (s >= 3600) std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
-    else std::snprintf(buf, sizeof buf, "%d:%02d", s / 60, s % 60);
-    return buf;
-}
-
-// A progress bar on stderr: redrawn in place on a terminal (at most ten times a second),
-// one line a second otherwise (--progress into a log).
-class ProgressBar {
-public:
-    explicit ProgressBar(bool tty) : tty_(tty), width_(terminal_width()) {}
-
-    void update(const QuantizeProgress& p) {
-        const auto now = std::chrono::steady_clock::now();
-        const bool last = p.index == p.count;
-        if (!last && now - drawn_ < std::chrono::milliseconds(tty_ ? 100 : 1000)) return;
-        drawn_ = now;
-        const double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
-        const double elapsed = std::chrono::duration<double>(now - start_).count();
-        const std::string eta = last ? "done in " + clock_text(elapsed)
-                                : fraction > 0.01 && elapsed > 0.5 ? "ETA " + clock_text(elapsed * (1 - fraction) / fraction)
-                                                                   : "ETA --:--";
-        const int bar = std::clamp(width_ - 80, 10, 30);
-        const int filled = static_cast<int>(fraction * bar + 0.5);
-        std::string line = "[" + std::to_string(std::min(p.index + 1, p.count)) + "/" + std::to_string(p.count) + "] |";
-        for (int i = 0; i < bar; ++i) line += i < filled ? "#" : " ";
-        char pct[16];
-        std::snprintf(pct, sizeof pct, "| %5.1f%% ", 100.0 * fraction);
-        line += pct + eta + "  ";
-        const int room = std::max(0, width_ - 1 - static_cast<int>(line.size()));
-        line += std::string(p.tensor).substr(0, static_cast<size_t>(room));
-        if (tty_) std::fprintf(stderr, "\r%-*s%s", width_ - 1, line.c_str(), last ? "\n" : "");
-        else std::fprintf(stderr, "%s\n", line.c_str());
-        std::fflush(stderr);
-    }
-
-private:
-    bool tty_;
-    int width_;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), drawn_{};
 };
 
 // "3.2x smaller", "1.9x larger" or "the same size".
@@ -117,7 +66,9 @@ void add_quantize_command(CLI::App& app) {
         const bool tty = isatty(STDERR_FILENO) != 0;
         std::function<void(const QuantizeProgress&)> progress;
         if (!a->quiet && (tty || a->progress)) {
-            progress = [bar = std::make_shared<ProgressBar>(tty)](const QuantizeProgress& p) { bar->update(p); };
+            progress = [bar = std::make_shared<ProgressBar>(tty)](const QuantizeProgress& p) {
+                bar->update(p.tensor, p.index, p.count, p.bytes_done, p.bytes_total);
+            };
         }
         const QuantizeSummary s = quantize_model(o, progress);
         if (!a->quiet) print_summary(*a, type, s);
