@@ -1,5 +1,6 @@
 #include "tools/convert.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -310,14 +311,21 @@ void fill(const Planned& p, const Dims& d, std::span<uint8_t> dst) {
     if (p.src == nullptr) {
         x = p.made;
     } else {
+        // Read in slices, each released once read, so the source is never resident whole.
         const uint8_t* s = p.src->data;
-        for (int64_t i = 0; i < n; ++i) {
-            uint16_t h;
-            switch (p.src->dtype) {
-                case SafeDtype::F32: std::memcpy(&x[static_cast<size_t>(i)], s + 4 * i, 4); break;
-                case SafeDtype::F16: std::memcpy(&h, s + 2 * i, 2); x[static_cast<size_t>(i)] = fp16_to_fp32(h); break;
-                case SafeDtype::BF16: std::memcpy(&h, s + 2 * i, 2); x[static_cast<size_t>(i)] = bf16_to_fp32(h); break;
+        const size_t size = dtype_size(p.src->dtype);
+        constexpr int64_t kSlice = int64_t{1} << 20;
+        for (int64_t first = 0; first < n; first += kSlice) {
+            const int64_t last = std::min(n, first + kSlice);
+            for (int64_t i = first; i < last; ++i) {
+                uint16_t h;
+                switch (p.src->dtype) {
+                    case SafeDtype::F32: std::memcpy(&x[static_cast<size_t>(i)], s + 4 * i, 4); break;
+                    case SafeDtype::F16: std::memcpy(&h, s + 2 * i, 2); x[static_cast<size_t>(i)] = fp16_to_fp32(h); break;
+                    case SafeDtype::BF16: std::memcpy(&h, s + 2 * i, 2); x[static_cast<size_t>(i)] = bf16_to_fp32(h); break;
+                }
             }
+            Checkpoint::release(s + static_cast<size_t>(first) * size, static_cast<size_t>(last - first) * size);
         }
     }
     const int64_t cols = p.shape.size() > 1 ? p.shape.back() : 1;
@@ -356,8 +364,8 @@ std::vector<int64_t> reversed(const std::vector<int64_t>& s) { return {s.rbegin(
 ConvertSummary convert_checkpoint(const ConvertOptions& o, const std::function<void(const ConvertProgress&)>& progress) {
     const auto start = std::chrono::steady_clock::now();
     if (fs::is_directory(o.output)) throw Error(o.output + " is a folder; give the GGUF file to write");
+    const Checkpoint ck = Checkpoint::open(o.input_dir);  // first: it says when the folder is none
     const HfModel m = HfModel::load(o.input_dir);
-    const Checkpoint ck = Checkpoint::open(o.input_dir);
     const Dims d = dims_of(m);
 
     GgufWriter w;

@@ -35,6 +35,49 @@ json read_json(const fs::path& path, bool required) {
 
 bool is_number(const json* v) { return v != nullptr && v->is_number(); }
 
+// The defaults transformers' config classes (5.x) give keys a config.json leaves out, which
+// llama.cpp's converter sees because it reads the config through AutoConfig: without them an
+// older checkpoint's missing head_dim or rms_norm_eps would give other metadata.
+void apply_config_defaults(HfModel& m) {
+    json& c = m.config;
+    const auto def = [&](const char* key, const json& value) {
+        if (!c.contains(key)) c[key] = value;
+    };
+    const bool sizes = c.contains("hidden_size") && c["hidden_size"].is_number_integer() &&
+                       c.contains("num_attention_heads") && c["num_attention_heads"].is_number_integer() &&
+                       c["num_attention_heads"].get<int64_t>() > 0;
+    const int64_t head_dim = sizes ? c["hidden_size"].get<int64_t>() / c["num_attention_heads"].get<int64_t>() : 0;
+    const bool mistral = m.hf_arch == "MistralForCausalLM";
+    if (m.arch == "gemma3") {
+        def("head_dim", 256);
+        def("max_position_embeddings", 131072);
+        def("rms_norm_eps", 1e-6);
+        def("sliding_window", 4096);
+        def("num_key_value_heads", 4);
+        if (!c.contains("rope_parameters")) {
+            def("rope_theta", 1000000.0);
+            def("rope_local_base_freq", 10000.0);
+        }
+        return;
+    }
+    if (sizes) def("num_key_value_heads", c["num_attention_heads"]);
+    if (!c.contains("rope_parameters")) def("rope_theta", 10000.0);
+    if (m.arch == "llama") {
+        if (sizes) def("head_dim", head_dim);
+        def("max_position_embeddings", mistral ? 131072 : 2048);
+        def("rms_norm_eps", 1e-6);
+        if (mistral) def("sliding_window", 4096);
+    } else if (m.arch == "qwen2" || m.arch == "qwen3") {
+        if (m.arch == "qwen3") def("head_dim", 128);
+        def("max_position_embeddings", 32768);
+        def("rms_norm_eps", 1e-6);
+    } else if (m.arch == "phi3") {
+        def("max_position_embeddings", 4096);
+        def("original_max_position_embeddings", 4096);
+        def("rms_norm_eps", 1e-5);
+    }
+}
+
 }  // namespace
 
 GgufValue u32(int64_t v) {
@@ -76,6 +119,7 @@ HfModel HfModel::load(const fs::path& dir) {
     if (m.raw_config.contains("text_config") && m.raw_config["text_config"].is_object()) {
         m.config.update(m.raw_config["text_config"]);
     }
+    apply_config_defaults(m);
     m.tokenizer_config = read_json(dir / "tokenizer_config.json", false);
     m.tokenizer_json = read_json(dir / "tokenizer.json", false);
     // gguf-py ignores a generation_config.json it cannot read.

@@ -504,7 +504,7 @@ std::string detect_pre_tokenizer(const HfModel& m, const Bpe& b, const SpecialVo
     }
     if (!found.empty()) return found;
     throw Error(m.file("tokenizer.json") + ": the BPE pre-tokenizer is not one natter knows (the check text's token ids hash to " +
-                hash_under("gpt2") + " under GPT-2's split, and to none of the hashes llama.cpp lists for the " +
+                hash_under("gpt-2") + " under GPT-2's split, and to none of the hashes llama.cpp lists for the " +
                 "pre-tokenizers natter implements)");
 }
 

@@ -228,6 +228,13 @@ const SafeTensor* Checkpoint::find(const std::string& name) const {
     return nullptr;
 }
 
+void Checkpoint::release(const uint8_t* data, size_t nbytes) {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<uintptr_t>(data) + nbytes) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 uint64_t Checkpoint::total_bytes() const {
     uint64_t n = 0;
     for (const SafeTensor& t : tensors_) n += t.nbytes;

@@ -40,6 +40,9 @@ public:
     const std::vector<SafeTensor>& tensors() const { return tensors_; }  // in file order
     const SafeTensor* find(const std::string& name) const;
     uint64_t total_bytes() const;
+    // Tells the kernel a tensor's pages are no longer needed (they are read again from the
+    // file if touched), so that a streamed conversion does not keep the whole model resident.
+    static void release(const uint8_t* data, size_t nbytes);
 
     struct Mapping;  // one memory-mapped shard
 
