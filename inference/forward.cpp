@@ -27,8 +27,8 @@ int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multi
 
 }  // namespace
 
-KvCache::KvCache(int n_ctx_, int n_layer_, int kv_dim_)
-    : n_ctx(n_ctx_), capacity(round_up(std::max(n_ctx_, 1), kKvPad)), n_layer(n_layer_), kv_dim(kv_dim_) {
+KvCache::KvCache(int n_ctx_, int n_layer_, int kv_dim_, bool v_trans_)
+    : n_ctx(n_ctx_), capacity(round_up(std::max(n_ctx_, 1), kKvPad)), n_layer(n_layer_), kv_dim(kv_dim_), v_trans(v_trans_) {
     const size_t n = static_cast<size_t>(capacity) * n_layer * kv_dim;
     k.assign(n, 0);
     v.assign(n, 0);
@@ -41,9 +41,10 @@ int KvCache::padded_length(int n_used) const {
 Forward::Forward(const Model& model, const ForwardOptions& options)
     : model_(model),
       trace_(tensor_dump::from_environment()),
-      cache_(options.n_ctx, model.hparams().n_layer, model.hparams().kv_dim()),
+      cache_(options.n_ctx, model.hparams().n_layer, model.hparams().kv_dim(), !options.flash_attn),
       n_batch_(std::max(1, options.n_batch)),
       n_threads_(options.n_threads > 0 ? options.n_threads : default_threads()),
+      flash_attn_(options.flash_attn),
       pool_(n_threads_) {
     if (options.n_ctx <= 0) throw Error("the context size must be positive");
     parked_.push_back(Sequence{KvCache(1, 0, 0), 0});
@@ -53,11 +54,11 @@ void Forward::set_sequences(int n) {
     if (n < 1) throw Error("the number of sequences must be positive");
     const Hparams& hp = model_.hparams();
     use_sequence(0);
-    cache_ = KvCache(cache_.n_ctx, hp.n_layer, hp.kv_dim());
+    cache_ = KvCache(cache_.n_ctx, hp.n_layer, hp.kv_dim(), !flash_attn_);
     evaluated_ = 0;
     parked_.clear();
     parked_.push_back(Sequence{KvCache(1, 0, 0), 0});
-    for (int s = 1; s < n; ++s) parked_.push_back(Sequence{KvCache(cache_.n_ctx, hp.n_layer, hp.kv_dim()), 0});
+    for (int s = 1; s < n; ++s) parked_.push_back(Sequence{KvCache(cache_.n_ctx, hp.n_layer, hp.kv_dim(), !flash_attn_), 0});
 }
 
 void Forward::use_sequence(int seq) {
@@ -217,6 +218,7 @@ void Batch::rms_norm(const float* in, const std::vector<float>& weight, int rows
 }
 
 void Batch::matmul(const WeightMatrix& w, const float* in, int rows, float* out) {
+    if (trace_) trace_->matmul_input(w.data, in, rows, w.cols);
     natter::matmul(w, in, rows, out, &forward_.pool_);
 }
 
@@ -274,6 +276,10 @@ void Forward::store_kv_row(int layer, int t, int pos) {
     const int kv_dim = model_.hparams().kv_dim();
     kernels().fp32_to_fp16_row(&k_[static_cast<size_t>(t) * kv_dim], cache_.k_at(layer, pos), kv_dim);
     const float* v = &v_[static_cast<size_t>(t) * kv_dim];
+    if (!cache_.v_trans) {
+        kernels().fp32_to_fp16_row(v, cache_.v_at(layer, pos), kv_dim);
+        return;
+    }
     for (int i = 0; i < kv_dim; ++i) cache_.v_row(layer, i)[pos] = fp32_to_fp16(v[i]);
 }
 
@@ -293,8 +299,13 @@ void Forward::attention_rows(int layer, int n_rows, const int* seqs, const int* 
             kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
         }
         const int n_kv = cache_.padded_length(positions[end - 1] + 1);
-        if (rows > 1) widen_kv(layer, n_kv);
         const int n_past = positions[first] - first;
+        if (flash_attn_) {
+            flash_attention(layer, first, end, n_past);
+            first = end;
+            continue;
+        }
+        if (rows > 1) widen_kv(layer, n_kv);
         pool_.parallel_for(static_cast<int64_t>(rows) * hp.n_head, 1, [&](int64_t begin, int64_t stop, int thread) {
             for (int64_t i = begin; i < stop; ++i) {
                 attention_head(layer, first + static_cast<int>(i / hp.n_head), static_cast<int>(i % hp.n_head), rows, n_past,
@@ -313,6 +324,11 @@ void Forward::attention(int layer, int n_tokens, int n_past) {
     for (int t = 0; t < n_tokens; ++t) {
         const size_t offset = static_cast<size_t>(t) * hp.q_dim();
         kernels().fp32_to_fp16_row(&q_[offset], &q16_[offset], hp.q_dim());
+    }
+    if (flash_attn_) {
+        flash_attention(layer, 0, n_tokens, n_past);
+        trace(trace_, {"kqv_out", layer}, attn_.data(), {n_tokens, hp.q_dim()});
+        return;
     }
     if (n_tokens > 1) widen_kv(layer, n_kv);
     pool_.parallel_for(static_cast<int64_t>(n_tokens) * hp.n_head, 1, [&](int64_t begin, int64_t end, int thread) {

@@ -13,11 +13,12 @@ namespace natter {
 
 class Batch;
 
-// Keys and values of every layer, stored as F16 (as llama.cpp's default cache is). Values
-// are stored transposed, one row per dimension over all positions, as llama.cpp's cache
-// without flash attention keeps them: P·V is then a dot product along a row. The capacity
-// is n_ctx rounded up to kKvPad so that attention can run over padded lengths as llama.cpp
-// does (the padding is zero and masked).
+// Keys and values of every layer, stored as F16 (as llama.cpp's default cache is). Without
+// flash attention values are stored transposed, one row per dimension over all positions, as
+// llama.cpp's cache keeps them then: P·V is a dot product along a row. With flash attention
+// (v_trans false) a position's values are one row, as its keys are, as llama.cpp keeps them
+// then. The capacity is n_ctx rounded up to kKvPad so that attention can run over padded
+// lengths as llama.cpp does (the padding is zero and masked).
 struct KvCache {
     static constexpr int kKvPad = 256;
 
@@ -25,12 +26,14 @@ struct KvCache {
     int capacity = 0;
     int n_layer = 0;
     int kv_dim = 0;
+    bool v_trans = true;
     std::vector<uint16_t> k;  // [layer][position][kv_dim]
-    std::vector<uint16_t> v;  // [layer][kv_dim][position]
+    std::vector<uint16_t> v;  // v_trans: [layer][kv_dim][position], else [layer][position][kv_dim]
 
-    KvCache(int n_ctx, int n_layer, int kv_dim);
+    KvCache(int n_ctx, int n_layer, int kv_dim, bool v_trans = true);
     uint16_t* k_at(int layer, int pos) { return k.data() + (static_cast<size_t>(layer) * capacity + pos) * kv_dim; }
     uint16_t* v_row(int layer, int dim) { return v.data() + (static_cast<size_t>(layer) * kv_dim + dim) * capacity; }
+    uint16_t* v_at(int layer, int pos) { return v.data() + (static_cast<size_t>(layer) * capacity + pos) * kv_dim; }
     size_t bytes() const { return (k.size() + v.size()) * sizeof(uint16_t); }
     // The length attention runs over when positions [0, n_used) are filled: llama.cpp's
     // padded KV length, max(256, n_used rounded up to 256), capped at the capacity.
@@ -41,6 +44,10 @@ struct ForwardOptions {
     int n_ctx = 2048;
     int n_batch = 512;   // prompt tokens evaluated together
     int n_threads = 0;   // 0: one per physical core
+    // llama.cpp's flash attention (-fa on: ggml-cpu's numerics) or its attention without it.
+    // With it, a generated token's attention over 512 or more cached positions is split into
+    // n_threads ranges as llama.cpp splits it, so its logits depend on n_threads as llama.cpp's do.
+    bool flash_attn = false;
 };
 
 class Forward {
@@ -74,6 +81,7 @@ public:
 
     int n_ctx() const { return cache_.n_ctx; }
     int n_threads() const { return n_threads_; }
+    bool flash_attn() const { return flash_attn_; }
     int evaluated() const { return evaluated_; }  // positions now valid in the cache
     const Model& model() const { return model_; }
     size_t cache_bytes() const { return cache_.bytes(); }
@@ -97,6 +105,15 @@ private:
     void attention_rows(int layer, int n_rows, const int* seqs, const int* positions);
     void widen_kv(int layer, int n_kv);
     void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
+    // Flash attention (inference/flash_attention.cpp) of rows [first, end), row t at position
+    // n_past + t, as ggml-cpu's flash_attn_ext takes them: a lone row over 512+ positions split
+    // over the threads, 64+ rows tiled, other rows one position at a time.
+    void flash_attention(int layer, int first, int end, int n_past);
+    // One query row and head over cache positions [begin, end) (ggml's one_chunk): the
+    // unnormalised F32 result and the running maximum and sum.
+    void flash_row(int layer, int t, int h, int pos, int begin, int end, int thread, float* out, float& max, float& sum);
+    void flash_split(int layer, int t, int pos, int n_kv);
+    void flash_tiled(int layer, int first, int end, int n_past, int n_kv);
     void resize_scratch(int n_tokens);
 
     const Model& model_;
@@ -104,6 +121,7 @@ private:
     KvCache cache_;
     int n_batch_;
     int n_threads_;
+    bool flash_attn_;
     ThreadPool pool_;
     int evaluated_ = 0;
     // The sequences' caches and positions while they are not the one in use (cache_ and
@@ -125,6 +143,10 @@ private:
     // row and head (k32_ [position][kv_dim], v32_ [kv_dim][n_kv]); per thread, the query and
     // the probabilities widened likewise.
     std::vector<float> k32_, v32_, q32_, att_probs32_;
+    // Flash attention: per thread, the F16 accumulator and the tiled path's rows; the split
+    // path's partial results [head][chunk][max, sum, values].
+    std::vector<uint16_t> fa_acc16_;
+    std::vector<float> fa_tile_, fa_partials_;
 };
 
 }  // namespace natter

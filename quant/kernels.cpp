@@ -118,9 +118,28 @@ void swiglu_ref(int64_t n, const float* gate, const float* up, float* out) {
     for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+void mad_f16_ref(int64_t n, uint16_t* y, const uint16_t* x, float v) {
+    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(x[i]), v, fp16_to_fp32(y[i])));
+}
+
+void scale_f16_ref(int64_t n, uint16_t* y, float v) {
+    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * v);
+}
+
+void gemm_f32_fma_ref(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc) {
+    for (int i = 0; i < m; ++i) {
+        for (int j = 0; j < n; ++j) {
+            float s = c[i * ldc + j];
+            for (int kk = 0; kk < k; ++kk) s = std::fma(a[i * lda + kk], b[kk * ldb + j], s);
+            c[i * ldc + j] = s;
+        }
+    }
+}
+
 constexpr Kernels kReference = {
     "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref, dot_f16_rows_ref,
     dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref, softmax_exp_ref, swiglu_ref,
+    mad_f16_ref, scale_f16_ref, gemm_f32_fma_ref,
 };
 
 // AVX2, FMA and F16C from cpuid itself (clang 14's __builtin_cpu_supports knows no "f16c"),

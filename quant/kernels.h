@@ -71,6 +71,14 @@ struct Kernels {
     double (*softmax_exp)(int64_t n, float* y, const float* x, float max);
     // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
     void (*swiglu)(int64_t n, const float* gate, const float* up, float* out);
+    // Flash attention's F16 accumulator, as ggml_vec_mad_f16 and ggml_vec_scale_f16 round it:
+    // y[i] = fp16(fma(x[i], v, y[i])) and y[i] = fp16(y[i] * v), x and y halves.
+    void (*mad_f16)(int64_t n, uint16_t* y, const uint16_t* x, float v);
+    void (*scale_f16)(int64_t n, uint16_t* y, float v);
+    // C[m x n] += A[m x k] * B[k x n] (row strides lda, ldb, ldc), each output one fused
+    // multiply-add per k in order of k, as ggml's simd_gemm (flash attention's tiled path).
+    void (*gemm_f32_fma)(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c,
+                         size_t ldc);
 };
 
 // The kernels for this CPU: AVX2 if available, unless NATTER_KERNELS=reference is set.

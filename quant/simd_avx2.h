@@ -200,5 +200,9 @@ void fp32_to_fp16_row(const float* x, uint16_t* dst, int64_t n);
 void fp16_to_fp32_row(const uint16_t* x, float* dst, int64_t n);
 double softmax_exp(int64_t n, float* y, const float* x, float max);
 void swiglu(int64_t n, const float* gate, const float* up, float* out);
+// Flash attention (simd_avx2_attention.cpp).
+void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float v);
+void scale_f16(int64_t n, uint16_t* y, float v);
+void gemm_f32_fma(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc);
 
 }  // namespace natter::avx2

@@ -8,6 +8,7 @@ first generated position. The engine test (tests/unit/engine) runs natter on the
 and compares.
 
 Usage: make_engine_reference.py --natter build/natter [--only NAME]
+(the models named *-fa run with flash attention on, llama.cpp's default on the CPU)
 Needs the venv that scripts/setup-reference builds (llama-cpp-python pinned there):
   LD_LIBRARY_PATH=<an AVX2 build of ggml-cpu> ~/.cache/natter/llamacpp/venv/bin/python \
       tests/reference/make_engine_reference.py ...   (see require_avx2_backend)
@@ -108,9 +109,9 @@ def last_logits(llm):
     return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float32).copy()
 
 
-def reference(model_path, name, prompts, n_ctx=512):
+def reference(model_path, name, prompts, n_ctx=512, flash_attn=False):
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_batch=512, n_threads=2,
-                          logits_all=False, flash_attn=False, verbose=False)
+                          logits_all=False, flash_attn=flash_attn, verbose=False)
     cases = []
     for key in prompts:
         text = PROMPTS.get(key, key)
@@ -138,7 +139,7 @@ def reference(model_path, name, prompts, n_ctx=512):
 
 def write(name, model_path, cases, extra):
     doc = {"generator": "tests/reference/make_engine_reference.py",
-           "llama_cpp_python": llama_cpp.__version__, "flash_attn": False, "n_threads": 2,
+           "llama_cpp_python": llama_cpp.__version__, "flash_attn": extra.get("flash_attn", False), "n_threads": 2,
            "model": os.path.basename(model_path), "sha256": sha256(model_path), **extra,
            "cases": cases}
     with open(os.path.join(OUT, f"{name}.json"), "w") as f:
@@ -217,6 +218,13 @@ def main():
                 {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py"}),
                ("phi3-longrope-random-q8_0-ctx256", longrope, ["Once upon a time", "The little dog"],
                 {"in_test_data": True, "made_by": "tests/reference/make_arch_models.py", "n_ctx": 256})]
+    # llama.cpp's default on the CPU: flash attention on. Its three paths (one position at a
+    # time with an F16 accumulator, 64+ prompt rows in tiles, a generated token over 512+
+    # positions split over the n_threads) all run: the genesis prompt is two batches of 64+
+    # and its continuation reads 700+ positions.
+    models += [("smollm2-q4_1-fa", DEFAULT_MODEL, ["capital", "story", "chinese", "code", "chat", "emoji", "genesis"],
+                {"flash_attn": True, "n_ctx": 1024}),
+               ("gemma3-270m-q4_k_m-fa", GEMMA3, GEMMA3_PROMPTS, {"flash_attn": True, "n_ctx": 1024})]
     for t in VARIANT_TYPES:
         path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
         if args.only and args.only != f"smollm2-{t.lower()}":
@@ -234,7 +242,7 @@ def main():
         if args.only and name != args.only:
             continue
         print(name)
-        write(name, path, reference(path, name, prompts, extra.get("n_ctx", 512)), extra)
+        write(name, path, reference(path, name, prompts, extra.get("n_ctx", 512), extra.get("flash_attn", False)), extra)
     for t in SPLICE_TYPES:
         name = f"smollm2-{t.lower()}-blk0"
         if args.only and name != args.only:
