@@ -55,6 +55,11 @@ def imatrix(model, out, fmt):
         cwd=DATA)
 
 
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def short_sha(blob):
     return hashlib.sha256(blob).hexdigest()[:16]
 
