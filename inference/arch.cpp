@@ -148,17 +148,12 @@ void load_llama_layer(const GgufFile& file, const Hparams& hp, int layer, LayerW
     L.w_down = load_matrix(file, p + "ffn_down.weight", hp.n_ff, hp.n_embd);
 }
 
-namespace {
-
-// rows[t][i] += bias[i] (ggml_add of a bias row); nothing when the layer has no bias.
 void add_bias(float* rows, const std::vector<float>& bias, int n_rows) {
     const size_t width = bias.size();
     for (size_t t = 0; t < static_cast<size_t>(n_rows); ++t) {
         for (size_t i = 0; i < width; ++i) rows[t * width + i] += bias[i];
     }
 }
-
-}  // namespace
 
 void project_qkv(Batch& b, const LayerWeights& L, int l) {
     const int n = b.n_tokens;

@@ -54,6 +54,10 @@ void read_sliding_window(const GgufFile& file, Hparams& hp, int default_pattern)
 
 class Forward;
 
+// rows[t][i] += bias[i] (ggml_add of a bias row) for n_rows rows as wide as the bias; nothing
+// when the bias is empty (a layer or file without one).
+void add_bias(float* rows, const std::vector<float>& bias, int n_rows);
+
 // The pieces several families' blocks share, written in Batch's operations (arch.cpp).
 //
 // llama's layer tensors: attn_norm, attn_q/k/v/output, ffn_norm, ffn_gate/up/down.

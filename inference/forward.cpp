@@ -189,6 +189,7 @@ bool Forward::run_layers(Batch& batch, int n_out, const std::atomic<bool>* stop,
     batch.rms_norm(batch.x, model_.output_norm(), n_out, batch.xn);
     batch.trace({"result_norm"}, batch.xn, {n_out, hp.n_embd});
     batch.matmul(model_.output(), batch.xn, n_out, logits_out);
+    add_bias(logits_out, model_.output_bias(), n_out);  // qwen2's optional output.bias
     if (const float cap = hp.final_logit_softcap; cap != 0.0f) {
         // ggml_scale, ggml_tanh, ggml_scale, as llama.cpp's graph does it.
         float* z = logits_out;

@@ -30,6 +30,7 @@ Model::Model(GgufFile file) : file_(std::move(file)), tokenizer_(Tokenizer::from
     output_norm_ = load_vector(file_, "output_norm.weight", hp.n_embd);
     output_ = load_optional_matrix(file_, "output.weight", hp.n_embd, hp.n_vocab);
     if (output_.empty()) output_ = token_embd_;  // tied embeddings
+    output_bias_ = load_optional_vector(file_, "output.bias", hp.n_vocab);
     // llama-3 style RoPE scaling; llama.cpp reads it for any architecture that has it, and
     // prefers it to LongRoPE's factors.
     if (auto f = load_optional_vector(file_, "rope_freqs.weight", hp.rope.n_rot / 2); !f.empty()) {

@@ -74,6 +74,9 @@ public:
     const WeightMatrix& token_embedding() const { return token_embd_; }
     const WeightMatrix& output() const { return output_; }  // token_embd when tied
     const std::vector<float>& output_norm() const { return output_norm_; }
+    // output.bias, added to the logits (llama.cpp reads it where a family may have one:
+    // qwen2's loader, as TENSOR_NOT_REQUIRED); empty when the file has none.
+    const std::vector<float>& output_bias() const { return output_bias_; }
 
     // Writes the embedding of `token` (n_embd floats) into out.
     void embed(int32_t token, float* out) const;
@@ -90,6 +93,7 @@ private:
     Tokenizer tokenizer_;
     WeightMatrix token_embd_, output_;
     std::vector<float> output_norm_;
+    std::vector<float> output_bias_;
     std::vector<LayerWeights> layers_;
 };
 

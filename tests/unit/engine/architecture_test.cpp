@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,16 +46,21 @@ TEST(EngineArchitecture, LlamaIsRegistered) {
     EXPECT_EQ(natter::supported_architectures(), "llama, qwen2, qwen3, gemma3, phi3");
 }
 
-// A model file written to a temporary file with one metadata key set to value.
-fs::path model_with(const std::string& source, const std::string& key, natter::GgufValue value) {
+// A model file copied to a temporary file, with what `change` adds or sets.
+fs::path rewritten(const std::string& source, const std::function<void(natter::GgufWriter&)>& change) {
     const natter::GgufFile src = natter::GgufFile::open(source);
     natter::GgufWriter w;
     for (const auto& [k, v] : src.metadata()) w.set(k, v);
-    w.set(key, std::move(value));
     for (const natter::GgufTensor& t : src.tensors()) w.add_tensor(t.name, t.type, t.shape, t.data, t.nbytes);
+    change(w);
     const fs::path path = fs::temp_directory_path() / ("natter-arch-test-" + std::to_string(::getpid()) + ".gguf");
     w.write(path.string());
     return path;
+}
+
+// ... with one metadata key set to value.
+fs::path model_with(const std::string& source, const std::string& key, natter::GgufValue value) {
+    return rewritten(source, [&](natter::GgufWriter& w) { w.set(key, std::move(value)); });
 }
 
 fs::path stories_with(const std::string& key, natter::GgufValue value) { return model_with(stories_path(), key, std::move(value)); }
@@ -216,6 +222,31 @@ TEST(EngineArchitecture, YarnLogMultiplierChangesNothingAsInLlamaCpp) {
     natter::Forward fa(*a, natter::ForwardOptions{64, 64, 1}), fb(*b, natter::ForwardOptions{64, 64, 1});
     const std::vector<int32_t> tokens = {1, 400, 2, 91, 7, 300, 45, 8, 200, 19};
     EXPECT_EQ(last_logits(fa, tokens), last_logits(fb, tokens));
+}
+
+// qwen2's optional output.bias: llama.cpp's loader reads it (TENSOR_NOT_REQUIRED) and its graph
+// adds it to the logits (ggml_add after the output matmul). A file with one gives the logits of
+// the file without it plus the bias, exactly (a float add); natter once ignored it.
+TEST(EngineArchitecture, Qwen2OutputBiasIsAddedToTheLogits) {
+    const std::string plain = std::string(NATTER_TEST_DATA_DIR) + "/models/qwen2-random-q8_0.gguf";
+    const auto a = natter::Model::load(plain);
+    const int n_vocab = a->hparams().n_vocab;
+    std::vector<float> bias(static_cast<size_t>(n_vocab));
+    for (int i = 0; i < n_vocab; ++i) bias[static_cast<size_t>(i)] = 0.01f * static_cast<float>((i * 37) % 101 - 50);
+    const fs::path biased = rewritten(plain, [&](natter::GgufWriter& w) {
+        w.add_tensor("output.bias", natter::GgmlType::F32, {n_vocab}, bias.data(), bias.size() * sizeof(float));
+    });
+    const auto b = natter::Model::load(biased.string());
+    fs::remove(biased);
+    ASSERT_EQ(b->output_bias(), bias);
+    EXPECT_TRUE(a->output_bias().empty());
+    natter::Forward fa(*a, natter::ForwardOptions{64, 64, 1}), fb(*b, natter::ForwardOptions{64, 64, 1});
+    const std::vector<int32_t> tokens = {1, 400, 2, 91, 7, 300, 45, 8};
+    const std::vector<float> la = last_logits(fa, tokens), lb = last_logits(fb, tokens);
+    ASSERT_EQ(lb.size(), bias.size());
+    int differ = 0;
+    for (size_t i = 0; i < lb.size(); ++i) differ += lb[i] != la[i] + bias[i];
+    EXPECT_EQ(differ, 0);
 }
 
 TEST(EngineArchitecture, NoTraceWithoutTheDumpDirectory) {
