@@ -38,6 +38,7 @@ private:
     // input
     void on_line(std::optional<std::string> line);
     void send(const std::string& text);
+    void retry_failed_reply();
     void handle_key(const KeyEvent& key);
     bool handle_pager_key(const KeyEvent& key);
     void handle_action(Action action);

@@ -10,7 +10,7 @@ namespace natter::ui {
 
 const std::vector<KeyBinding>& key_bindings() {
     static const std::vector<KeyBinding> table = {
-        {{}, "Enter", Action::None, "send the message (a line ending in \\ continues it on a new line)"},
+        {{}, "Enter", Action::None, "send the message (a line ending in \\ continues it on a new line); on an empty line after a reply that failed, try it again"},
         {{}, "Alt-Enter", Action::None, "insert a newline into the message"},
         {{}, "Up / Down", Action::None, "previous / next line of the input history"},
         {{}, "Ctrl-R", Action::None, "search the input history backwards"},

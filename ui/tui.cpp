@@ -149,7 +149,10 @@ void Chat::on_line(std::optional<std::string> line) {
         quit_ = true;
         return;
     }
-    if (line->find_first_not_of(" \t\n") == std::string::npos) return;
+    if (line->find_first_not_of(" \t\n") == std::string::npos) {
+        retry_failed_reply();
+        return;
+    }
     add_to_history(*line);
     const ParsedInput input = parse_input(*line);
     switch (input.kind) {
@@ -169,6 +172,21 @@ void Chat::on_line(std::optional<std::string> line) {
             send(input.text);
             break;
     }
+}
+
+// Enter on an empty line after a reply that failed (a server that could not be reached, an
+// error status, a cut stream) asks for it again: retrying is one key.
+void Chat::retry_failed_reply() {
+    const std::vector<Message> messages = session_.messages();
+    if (session_.busy() || messages.empty() || messages.back().stop_reason != StopReason::Error) return;
+    try {
+        session_.regenerate();
+        notify("trying the last reply again");
+        view_.to_bottom();
+    } catch (const std::exception& e) {
+        notify(e.what(), true);
+    }
+    refresh_turns();
 }
 
 void Chat::send(const std::string& text) {

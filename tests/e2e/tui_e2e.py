@@ -639,6 +639,25 @@ class Chat(unittest.TestCase):
         self.assertEqual(reply["stop_reason"], "cancelled")
         self.assertTrue(reply["text"].strip())
 
+    def test_a_failed_remote_reply_is_one_sentence_and_enter_retries_it(self):
+        """A server that answers 503 once (the scripted one of tests/remote): one sentence on
+        the message line, the conversation kept, and Enter on the empty line asks again."""
+        sys.path.insert(0, os.path.join(SOURCE, "tests", "remote"))
+        from remote_e2e import FakeServer
+        server = FakeServer(["503"])
+        self.addCleanup(server.close)
+        t = Terminal(["--remote", server.url])
+        self.addCleanup(t.close)
+        t.wait_ready()
+        t.send("hi")
+        t.wait_text("The server failed (HTTP 503: The engine is overloaded)")
+        self.assertNotIn("Hello there.", t.screen())
+        t.keys("Enter")
+        t.wait_text("Hello there.")
+        chat = t.save("retried.json")
+        self.assertEqual([(m["role"], m["text"]) for m in chat["messages"]], [("user", "hi"), ("assistant", "Hello there.")])
+        self.assertEqual(len(server.httpd.requests), 2)
+
 
 def main():
     global NATTER, STORIES, DEFAULT_MODEL
