@@ -12,6 +12,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/common_options.h"
 #include "core/paths.h"
 #include "core/error.h"
 #include "inference/forward.h"
@@ -26,6 +27,8 @@ struct BenchOptions {
     std::vector<int> n_prompt{512};
     std::vector<int> n_gen{128};
     std::vector<int> n_threads{0};
+    std::vector<int> n_depth{0};
+    std::vector<std::string> flash_attn{"auto"};
     int reps = 5;
     int n_batch = 512;
     std::string output = "md";
@@ -37,11 +40,16 @@ struct BenchResult {
     std::string model_filename, model_type, quant;
     uint64_t model_size = 0;  // bytes of tensor data, as llama-bench's "size"
     int64_t n_params = 0;
-    int n_threads = 0, n_batch = 0, n_prompt = 0, n_gen = 0;
+    int n_threads = 0, n_batch = 0, n_prompt = 0, n_gen = 0, n_depth = 0;
+    bool flash_attn = true;
     std::string test_time;
     std::vector<double> samples_ns;
 
-    std::string test_name() const { return n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen); }
+    // llama-bench's names: "pp512", "tg128", "pp512 @ d4096" after 4096 tokens in the cache.
+    std::string test_name() const {
+        const std::string name = n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+        return n_depth > 0 ? name + " @ d" + std::to_string(n_depth) : name;
+    }
     int n_tokens() const { return n_prompt + n_gen; }
     std::vector<double> samples_ts() const {
         std::vector<double> ts;
@@ -95,25 +103,31 @@ std::vector<int32_t> random_tokens(int n, int n_vocab, std::mt19937& rng) {
     return tokens;
 }
 
-// pp: the whole prompt from an empty cache, in batches of n_batch (Forward splits it).
-// tg: n_gen single-token decodes from an empty cache. Returns nanoseconds.
-double run_once(Forward& fwd, int n_prompt, int n_gen, int n_vocab, std::mt19937& rng) {
+// pp: the whole prompt after the first `depth` positions, in batches of n_batch (Forward
+// splits it). tg: n_gen single-token decodes after them. Returns nanoseconds.
+double run_once(Forward& fwd, int depth, int n_prompt, int n_gen, int n_vocab, std::mt19937& rng) {
     const std::vector<int32_t> tokens = random_tokens(std::max(n_prompt, n_gen), n_vocab, rng);
     const auto start = Clock::now();
     if (n_prompt > 0) {
-        fwd.eval(std::span<const int32_t>(tokens.data(), static_cast<size_t>(n_prompt)), 0);
+        fwd.eval(std::span<const int32_t>(tokens.data(), static_cast<size_t>(n_prompt)), depth);
     } else {
-        for (int i = 0; i < n_gen; ++i) fwd.eval(std::span<const int32_t>(&tokens[static_cast<size_t>(i)], 1), i);
+        for (int i = 0; i < n_gen; ++i) fwd.eval(std::span<const int32_t>(&tokens[static_cast<size_t>(i)], 1), depth + i);
     }
     return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
 }
 
 void run_test(Forward& fwd, BenchResult& r, int reps, bool warmup, std::mt19937& rng) {
     const int n_vocab = fwd.model().hparams().n_vocab;
+    // llama-bench's depth: n_depth tokens evaluated first, untimed; every repetition then
+    // starts from that cache (the positions after it are written again each time).
+    if (r.n_depth > 0 && fwd.evaluated() < r.n_depth) {
+        const std::vector<int32_t> depth = random_tokens(r.n_depth, n_vocab, rng);
+        fwd.eval(depth, 0);
+    }
     // Warm-up as llama-bench does it: a full prompt for pp, one token for tg. It faults the
     // mapped weights in and starts the threads, which the first timed run should not pay.
-    if (warmup) run_once(fwd, r.n_prompt, r.n_prompt > 0 ? 0 : 1, n_vocab, rng);
-    for (int i = 0; i < reps; ++i) r.samples_ns.push_back(run_once(fwd, r.n_prompt, r.n_gen, n_vocab, rng));
+    if (warmup) run_once(fwd, r.n_depth, r.n_prompt, r.n_prompt > 0 ? 0 : 1, n_vocab, rng);
+    for (int i = 0; i < reps; ++i) r.samples_ns.push_back(run_once(fwd, r.n_depth, r.n_prompt, r.n_gen, n_vocab, rng));
 }
 
 // ---- output -------------------------------------------------------------------------
@@ -134,17 +148,19 @@ std::string ts_text(const BenchResult& r) {
 }
 
 void print_markdown_header() {
-    std::printf("| %-30s | %10s | %10s | %-7s | %7s | %8s | %20s |\n", "model", "size", "params", "backend",
-                "threads", "test", "t/s");
-    std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: |\n", std::string(30, '-').c_str(),
+    std::printf("| %-30s | %10s | %10s | %-7s | %7s | %2s | %15s | %20s |\n", "model", "size", "params", "backend",
+                "threads", "fa", "test", "t/s");
+    std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: | %s: |\n", std::string(30, '-').c_str(),
                 std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(7, '-').c_str(),
-                std::string(6, '-').c_str(), std::string(7, '-').c_str(), std::string(19, '-').c_str());
+                std::string(6, '-').c_str(), std::string(1, '-').c_str(), std::string(14, '-').c_str(),
+                std::string(19, '-').c_str());
 }
 
 void print_markdown_row(const BenchResult& r) {
     // "±" is two bytes but one column: widen the field by one so the bars line up.
-    std::printf("| %-30s | %10s | %10s | %-7s | %7d | %8s | %21s |\n", r.model_type.c_str(), size_text(r.model_size).c_str(),
-                params_text(r.n_params).c_str(), "CPU", r.n_threads, r.test_name().c_str(), ts_text(r).c_str());
+    std::printf("| %-30s | %10s | %10s | %-7s | %7d | %2d | %15s | %21s |\n", r.model_type.c_str(),
+                size_text(r.model_size).c_str(), params_text(r.n_params).c_str(), "CPU", r.n_threads, r.flash_attn ? 1 : 0,
+                r.test_name().c_str(), ts_text(r).c_str());
 }
 
 using Json = nlohmann::ordered_json;
@@ -162,6 +178,8 @@ Json result_json(const BenchResult& r) {
     j["n_batch"] = r.n_batch;
     j["n_prompt"] = r.n_prompt;
     j["n_gen"] = r.n_gen;
+    j["n_depth"] = r.n_depth;
+    j["flash_attn"] = r.flash_attn;
     j["test"] = r.test_name();
     j["test_time"] = r.test_time;
     j["avg_ns"] = static_cast<int64_t>(mean(r.samples_ns));
@@ -230,18 +248,25 @@ void bench_model(const std::string& path, const BenchOptions& o, Printer& printe
     base.n_batch = o.n_batch;
     const int max_prompt = *std::max_element(o.n_prompt.begin(), o.n_prompt.end());
     const int max_gen = *std::max_element(o.n_gen.begin(), o.n_gen.end());
-    const int n_ctx = std::max(1, max_prompt + max_gen);
     std::mt19937 rng(42);
-    for (int threads : o.n_threads) {
-        Forward fwd(*model, ForwardOptions{n_ctx, o.n_batch, threads});
-        base.n_threads = fwd.n_threads();
-        std::vector<BenchResult> tests;
-        for (int p : o.n_prompt) if (p > 0) tests.push_back(base), tests.back().n_prompt = p;
-        for (int n : o.n_gen) if (n > 0) tests.push_back(base), tests.back().n_gen = n;
-        for (BenchResult& r : tests) {
-            r.test_time = now_iso8601();
-            run_test(fwd, r, o.reps, o.warmup, rng);
-            printer.add(r);
+    for (const std::string& fa : o.flash_attn) {
+        for (int threads : o.n_threads) {
+            for (int depth : o.n_depth) {
+                // A cache of exactly what the tests need, as llama-bench's n_ctx.
+                Forward fwd(*model, ForwardOptions{std::max(1, depth + std::max(max_prompt, max_gen)), o.n_batch, threads,
+                                                   parse_flash_attn(fa)});
+                base.n_threads = fwd.n_threads();
+                base.n_depth = depth;
+                base.flash_attn = fwd.flash_attn();
+                std::vector<BenchResult> tests;
+                for (int p : o.n_prompt) if (p > 0) tests.push_back(base), tests.back().n_prompt = p;
+                for (int n : o.n_gen) if (n > 0) tests.push_back(base), tests.back().n_gen = n;
+                for (BenchResult& r : tests) {
+                    r.test_time = now_iso8601();
+                    run_test(fwd, r, o.reps, o.warmup, rng);
+                    printer.add(r);
+                }
+            }
         }
     }
 }
@@ -268,6 +293,10 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("-n,--n-gen", o->n_gen, "Token counts for tg tests (0: none)")->delimiter(',')->capture_default_str()
         ->check(CLI::Range(0, 1 << 20));
     cmd->add_option("-t,--threads", o->n_threads, "Thread counts (0: one per physical core)")->delimiter(',')->check(CLI::Range(0, 1024));
+    cmd->add_option("-d,--n-depth", o->n_depth, "Tokens already in the cache before each test (llama-bench's depth)")
+        ->delimiter(',')->capture_default_str()->check(CLI::Range(0, 1 << 20));
+    cmd->add_option("--flash-attn", o->flash_attn, "-fa: flash attention on, off or auto (auto: on), or several: -fa 0,1")
+        ->delimiter(',')->capture_default_str()->check(CLI::Validator(flash_attn_error, "on|off|auto"));
     cmd->add_option("-r,--repetitions", o->reps, "Timed runs of each test")->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("-b,--batch-size", o->n_batch, "Prompt tokens evaluated per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
     cmd->add_option("-o,--output", o->output, "Output format: md, csv or json")->capture_default_str()

@@ -73,6 +73,7 @@ SessionOptions session_options(const ChatOptions& o) {
     s.n_ctx = o.common.n_ctx;
     s.n_batch = o.common.n_batch;
     s.n_threads = o.common.n_threads;
+    s.flash_attn = o.common.flash_attn;
     s.settings.sampling = o.common.sampling;
     s.settings.max_tokens = o.common.n_predict;
     if (o.instruct) s.template_name = "alpaca";

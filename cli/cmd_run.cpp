@@ -108,7 +108,7 @@ void run(const RunOptions& o) {
         throw Error("the prompt is " + std::to_string(tokens.size()) + " tokens long, which does not fit in the context of " +
                     std::to_string(n_ctx) + " tokens (raise -c)");
     }
-    Forward fwd(*model, ForwardOptions{n_ctx, o.common.n_batch, threads_to_use(o.common.n_threads)});
+    Forward fwd(*model, ForwardOptions{n_ctx, o.common.n_batch, threads_to_use(o.common.n_threads), o.common.flash_attn});
     Sampler sampler(o.common.sampling);
     const double load_ms = ms_since(load_start);
 

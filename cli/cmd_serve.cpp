@@ -60,6 +60,7 @@ void serve(const ServeOptions& o) {
     so.engine.n_slots = o.n_parallel;
     so.engine.n_batch = o.common.n_batch;
     so.engine.n_threads = threads_to_use(o.common.n_threads);
+    so.engine.flash_attn = o.common.flash_attn;
     so.engine.queue_limit = std::max(16, 4 * o.n_parallel);
     so.defaults.sampling = o.common.sampling;
     so.defaults.n_predict = o.common.n_predict;

@@ -31,7 +31,6 @@ constexpr NoEffect kNoEffect[] = {
     {"--main-gpu", "-mg", 1, "natter runs on the CPU"},
     {"--tensor-split", "-ts", 1, "natter runs on the CPU"},
     {"--no-kv-offload", "-nkvo", 0, "natter runs on the CPU"},
-    {"--flash-attn", "-fa", -1, "natter has one attention kernel, always on"},
     {"--mlock", "--mlock", 0, "natter maps the model file and leaves its pages to the kernel"},
     {"--no-mmap", "--no-mmap", 0, "natter always maps the model file"},
     {"--numa", "--numa", 1, "natter does not place threads by NUMA node"},
@@ -68,6 +67,28 @@ void add_no_effect_options(CLI::App& cmd) {
 
 }  // namespace
 
+std::string flash_attn_error(const std::string& value) {
+    for (const char* ok : {"on", "off", "auto", "1", "0", "true", "false", ""}) {
+        if (value == ok) return "";
+    }
+    return "-fa takes on, off or auto, not '" + value + "'";
+}
+
+bool parse_flash_attn(const std::string& value) {
+    if (const std::string e = flash_attn_error(value); !e.empty()) throw Error(e + ".");
+    return value != "off" && value != "0" && value != "false";
+}
+
+void add_flash_attn_option(CLI::App& cmd, bool& on) {
+    cmd.add_option_function<std::string>(
+           "--flash-attn", [&on](const std::string& v) { on = parse_flash_attn(v); },
+           "Flash attention: on, off or auto (auto: on, as llama.cpp on the CPU); the same logits as llama.cpp's "
+           "with the same setting")
+        ->expected(0, 1)
+        ->type_name("on|off|auto")
+        ->check(flash_attn_error, "on|off|auto");
+}
+
 void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
     cmd.add_option("--temp", s.temperature, "Temperature; 0 picks the most likely token")->capture_default_str()->check(CLI::Range(0.0, 100.0));
     cmd.add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str()->check(CLI::Range(0, 1 << 24));
@@ -88,6 +109,7 @@ void add_common_options(CLI::App& cmd, CommonOptions& o, const char* n_predict_h
     cmd.add_option("-n,--n-predict", o.n_predict, n_predict_help)->capture_default_str()->check(CLI::Range(-1, 1 << 24));
     cmd.add_option("-b,--batch-size", o.n_batch, "Prompt tokens evaluated per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
     cmd.add_option("-t,--threads", o.n_threads, "Threads (default: one per core; more than the cores are clamped)")->check(CLI::Range(0, 1 << 16));
+    add_flash_attn_option(cmd, o.flash_attn);
     add_sampling_options(cmd, o.sampling);
     add_no_effect_options(cmd);
 }

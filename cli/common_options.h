@@ -21,6 +21,7 @@ struct CommonOptions {
     int n_batch = 512;    // -b
     int n_threads = 0;    // -t; 0: one per physical core
     int n_predict = -1;   // -n; -1: no limit
+    bool flash_attn = true;  // -fa on|off|auto; auto: on, as llama.cpp on the CPU
     SamplingParams sampling;
     const CLI::Option* ctx_option = nullptr;  // set by add_common_options: was -c given?
 };
@@ -28,6 +29,15 @@ struct CommonOptions {
 // -m, -c, -n, -b, -t, the sampling flags and the flags without effect, into `o` (whose values
 // are the defaults shown in --help). `n_predict_help` says what -n means for this command.
 void add_common_options(CLI::App& cmd, CommonOptions& o, const char* n_predict_help);
+
+// -fa/--flash-attn on|off|auto, llama.cpp's flag (a bare -fa, its older form, is on): `on`
+// becomes llama.cpp's flash attention (its numerics) or its attention without it. auto, the
+// default, is on, as llama.cpp's auto is on the CPU.
+void add_flash_attn_option(CLI::App& cmd, bool& on);
+// on, off or auto (also 1, 0, true, false; empty: a bare -fa, on) as a flash attention
+// setting; throws otherwise. flash_attn_error: why a value is none of them ("" if it is one).
+bool parse_flash_attn(const std::string& value);
+std::string flash_attn_error(const std::string& value);
 
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
 // --presence-penalty and -s/--seed.

@@ -100,7 +100,7 @@ SlotEngine::SlotEngine(std::shared_ptr<const Model> model, const EngineOptions& 
         throw Error("a context of " + std::to_string(options_.n_ctx) + " tokens leaves " + std::to_string(slot_n_ctx_) +
                     " for each of the " + std::to_string(options_.n_slots) + " slots; each needs at least 16 (raise -c)");
     }
-    forward_ = std::make_unique<Forward>(*model_, ForwardOptions{slot_n_ctx_, options_.n_batch, options_.n_threads});
+    forward_ = std::make_unique<Forward>(*model_, ForwardOptions{slot_n_ctx_, options_.n_batch, options_.n_threads, options_.flash_attn});
     forward_->set_sequences(options_.n_slots);
     for (int i = 0; i < options_.n_slots; ++i) {
         slots_.push_back(std::make_unique<Slot>());

@@ -120,6 +120,7 @@ struct EngineOptions {
     int n_batch = 512;    // prompt tokens per forward pass
     int n_threads = 0;    // 0: one per physical core
     int queue_limit = 16; // requests that may wait for a slot; more get QueueFull
+    bool flash_attn = false;  // llama.cpp's flash attention, or its attention without (natter serve -fa: on)
 };
 
 // What /slots and /metrics show.

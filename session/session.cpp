@@ -150,7 +150,7 @@ Session::Impl::Impl(std::shared_ptr<const Model> model_in, const SessionOptions&
         tokenizer = &model->tokenizer();
         if (options.load_user_templates) templates.load_directory(paths::user_templates_dir());
         chat_template = &chat_template_for_model(templates, *model, options.template_name);
-        forward = std::make_unique<Forward>(*model, ForwardOptions{context_size(options, *model), options.n_batch, options.n_threads});
+        forward = std::make_unique<Forward>(*model, ForwardOptions{context_size(options, *model), options.n_batch, options.n_threads, options.flash_attn});
         sampler = std::make_unique<Sampler>(settings.sampling);
     }
     thread = std::thread([this] { run(); });

@@ -51,6 +51,7 @@ struct SessionOptions {
     int n_ctx = 2048;         // context window in tokens; 0: the model's training context
     int n_batch = 512;        // prompt tokens evaluated per batch (progress is reported per batch)
     int n_threads = 0;        // 0: one per physical core
+    bool flash_attn = false;  // llama.cpp's flash attention, or its attention without (the chat's -fa: on)
     std::string template_name;  // empty: detected from the model's tokenizer.chat_template, else chatml
     std::optional<std::string> system_prompt;  // nullopt: the template's default (often none)
     ChatSettings settings;

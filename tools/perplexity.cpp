@@ -39,7 +39,7 @@ PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t>
     const int first = n_ctx / 2;  // positions before this are context only
     const bool add_bos = model.tokenizer().add_bos() && model.tokenizer().bos() >= 0;
 
-    Forward forward(model, ForwardOptions{n_ctx, std::clamp(options.n_batch, 1, n_ctx), options.n_threads});
+    Forward forward(model, ForwardOptions{n_ctx, std::clamp(options.n_batch, 1, n_ctx), options.n_threads, options.flash_attn});
     if (trace) forward.set_trace(trace);
     double nll = 0, nll2 = 0;  // sums of -log p and (log p)^2 over the scored tokens
     int64_t count = 0;

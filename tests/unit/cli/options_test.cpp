@@ -124,8 +124,23 @@ TEST_F(CommandLine, UnderscoresAndLlamaCppShortFlagsAreAccepted) {
     EXPECT_EQ(s.system_prompt, "Be brief.");
     EXPECT_EQ(err,
               "natter: -ngl has no effect: natter runs on the CPU\n"
-              "natter: -fa has no effect: natter has one attention kernel, always on\n"
               "natter: --mlock has no effect: natter maps the model file and leaves its pages to the kernel\n");
+}
+
+TEST_F(CommandLine, FlashAttentionIsOnByDefaultAndTakesLlamaCppsValues) {
+    parse({"chat"});
+    EXPECT_TRUE(cli::session_options(chat_).flash_attn);  // auto: on, as llama.cpp on the CPU
+    parse({"chat", "-fa", "off"});
+    EXPECT_FALSE(cli::session_options(chat_).flash_attn);
+    parse({"chat", "--flash-attn", "0"});
+    EXPECT_FALSE(chat_.common.flash_attn);
+    parse({"chat", "-fa", "on"});
+    EXPECT_TRUE(chat_.common.flash_attn);
+    parse({"run", "-fa", "off", "-p", "x"});
+    EXPECT_FALSE(run_.common.flash_attn);
+    parse({"run", "-fa", "auto", "-p", "x"});
+    EXPECT_TRUE(run_.common.flash_attn);
+    EXPECT_THROW(parse({"chat", "-fa", "sometimes"}), CLI::ParseError);
 }
 
 TEST_F(CommandLine, InstructAndTemplateTogetherAreAUsageError) {
