@@ -7,6 +7,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/sha256.h"
@@ -485,16 +486,18 @@ std::string detect_pre_tokenizer(const HfModel& m, const Bpe& b, const SpecialVo
     for (const auto& [t, id] : special.ids) {
         if (t == "bos" || t == "eos") w.set("tokenizer.ggml." + t + "_token_id", u32(id));
     }
-    std::map<std::string, std::string> hash_of_pre;  // by pre-tokenizer name, computed once
-    std::string first_hash;
+    // Computed once per distinct pre-tokenizer configuration (many names share one).
+    std::map<std::tuple<int, bool, bool, bool>, std::string> hash_of_config;
     const auto hash_under = [&](const std::string& pre) {
-        if (const auto it = hash_of_pre.find(pre); it != hash_of_pre.end()) return it->second;
+        const PreTokenizerConfig c = *pre_tokenizer_for(pre);
+        const auto key = std::make_tuple(static_cast<int>(c.type), c.ignore_merges, c.add_bos, c.no_bos);
+        if (const auto it = hash_of_config.find(key); it != hash_of_config.end()) return it->second;
         w.set("tokenizer.ggml.pre", str(pre));
         const std::vector<uint8_t> bytes = w.metadata_only();
         const GgufFile file = GgufFile::parse(bytes, m.file("tokenizer.json"));
         const std::vector<int32_t> ids = Tokenizer::from_gguf(file).tokenize(kPreTokenizerCheckText, true, true);
         const std::string list = python_list(ids);
-        return hash_of_pre[pre] = sha256_hex({reinterpret_cast<const uint8_t*>(list.data()), list.size()});
+        return hash_of_config[key] = sha256_hex({reinterpret_cast<const uint8_t*>(list.data()), list.size()});
     };
     std::string found;
     for (size_t i = 0; i < kPreTokenizerHashCount; ++i) {

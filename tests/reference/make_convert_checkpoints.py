@@ -10,7 +10,8 @@ Every weight is random (seeded), norms included, so a mapping or a +1 shift that
 Then, per checkpoint, into tests/reference/convert/NAME.json:
   - "llama_cpp": for each --outtype (f32, f16, bf16, q8_0), what llama.cpp's
     convert_hf_to_gguf.py (llama-cpp-python 0.3.36's tree, its own gguf-py) writes: every
-    metadata key with its GGUF type and value, and every tensor's type, shape and sha256;
+    metadata key with its GGUF type and value, every tensor's type, shape and sha256, and the
+    whole file's sha256 (natter's file is the same to the byte);
   - "transformers": for each prompt, its token ids (SentencePiece, BOS first), the logits of
     the last prompt position (float32 model) and the greedy continuation of 16 tokens.
 
@@ -18,7 +19,8 @@ And for the default model written back as a checkpoint by smollm2_to_safetensors
 tests/reference/convert/smollm2.json (array metadata as count and sha256) and smollm2-logits.f32.
 
 Usage (a venv with torch, transformers, sentencepiece and numpy, e.g. ~/.cache/natter/hf-venv):
-  ~/.cache/natter/hf-venv/bin/python tests/reference/make_convert_checkpoints.py [NAME ...]
+  ~/.cache/natter/hf-venv/bin/python tests/reference/make_convert_checkpoints.py [--refs-only] [NAME ...]
+(--refs-only: the references of the committed checkpoints, without writing them anew.)
 """
 import hashlib
 import json
@@ -199,7 +201,9 @@ def llama_cpp_reference(path, work, digest_arrays=False):
         subprocess.run([sys.executable, CONVERT, path, "--outfile", out, "--outtype", outtype], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         r = gguf.GGUFReader(out)
-        ref[outtype] = {"metadata": metadata_of(r, digest_arrays), "tensors": tensors_of(r)}
+        with open(out, "rb") as f:
+            file_sha256 = hashlib.sha256(f.read()).hexdigest()
+        ref[outtype] = {"metadata": metadata_of(r, digest_arrays), "tensors": tensors_of(r), "file_sha256": file_sha256}
         os.remove(out)
     return ref
 
@@ -281,12 +285,13 @@ def smollm2_reference(work):
 def main():
     os.makedirs(OUT_DATA, exist_ok=True)
     os.makedirs(OUT_REF, exist_ok=True)
-    only = set(sys.argv[1:])
+    refs_only = "--refs-only" in sys.argv  # the committed checkpoints as they are
+    only = set(sys.argv[1:]) - {"--refs-only"}
     with tempfile.TemporaryDirectory() as work:
         for seed, (name, spec) in enumerate(families().items()):
             if only and name not in only:
                 continue
-            path = write_checkpoint(name, spec, 1000 + seed)
+            path = os.path.join(OUT_DATA, name) if refs_only else write_checkpoint(name, spec, 1000 + seed)
             ref = {"llama_cpp": llama_cpp_reference(path, work), "transformers": transformers_reference(path, name)}
             with open(os.path.join(OUT_REF, name + ".json"), "w") as f:
                 json.dump(ref, f, indent=1, sort_keys=True)
