@@ -26,6 +26,7 @@ protected:
         model_ = natter::Model::load(path.string());
     }
     std::vector<int32_t> tokens(const char* text) const { return model_->tokenizer().tokenize(text, true, true); }
+    void decode_rows_equal_each_sequence_alone(bool flash_attn);
     std::unique_ptr<natter::Model> model_;
 };
 
@@ -42,17 +43,23 @@ std::vector<std::vector<float>> alone(natter::Forward& fwd, const std::vector<in
     return out;
 }
 
-TEST_F(Sequences, DecodeRowsEqualEachSequenceAlone) {
+TEST_F(Sequences, DecodeRowsEqualEachSequenceAlone) { decode_rows_equal_each_sequence_alone(false); }
+
+// With flash attention a lone row over fewer than 512 positions takes ggml's one-position-at-a-
+// time path in decode() as in eval().
+TEST_F(Sequences, DecodeRowsEqualEachSequenceAloneWithFlashAttention) { decode_rows_equal_each_sequence_alone(true); }
+
+void Sequences::decode_rows_equal_each_sequence_alone(bool flash_attn) {
     const auto a = tokens("The capital of France is");
     const auto b = tokens("Once upon a time, in a land far away, there lived");
     const auto c = tokens("def fibonacci(n):");
     const int steps = 6;
     std::vector<std::vector<std::vector<float>>> expected;
     {
-        natter::Forward one(*model_, natter::ForwardOptions{512, 512, 2});
+        natter::Forward one(*model_, natter::ForwardOptions{512, 512, 2, flash_attn});
         for (const auto* p : {&a, &b, &c}) expected.push_back(alone(one, *p, steps));
     }
-    natter::Forward fwd(*model_, natter::ForwardOptions{512, 512, 2});
+    natter::Forward fwd(*model_, natter::ForwardOptions{512, 512, 2, flash_attn});
     fwd.set_sequences(3);
     ASSERT_EQ(fwd.n_sequences(), 3);
     const std::vector<const std::vector<int32_t>*> prompts = {&a, &b, &c};
