@@ -4,7 +4,8 @@
 - The openai package (the client people script against) for chat and completions, plain and
   streamed, against a server that requires an API key.
 - /completion at temperature 0 gives the tokens llama.cpp's greedy decoding gave for the same
-  prompt (tests/reference/engine/smollm2-q4_1.json) and the text `natter run` prints.
+  prompt (tests/reference/engine/smollm2-q4_1-fa.json: llama.cpp with flash attention on, natter's
+  default as llama.cpp's) and the text `natter run` prints.
 - Two requests at once on two slots each give the text they give alone.
 - Every response has the keys and types of llama-server's answer to the same request
   (tests/reference/server_expectations.json, captured by make_server_expectations.py).
@@ -105,7 +106,7 @@ class Serve(unittest.TestCase):
     def setUpClass(cls):
         cls.server = Server("-np", "2", "-c", "2048", "--api-key", KEY, "--metrics")
         cls.expect = json.loads((REFERENCE / "server_expectations.json").read_text())
-        cls.engine = json.loads((REFERENCE / "engine" / "smollm2-q4_1.json").read_text())
+        cls.engine = json.loads((REFERENCE / "engine" / "smollm2-q4_1-fa.json").read_text())
 
     @classmethod
     def tearDownClass(cls):
