@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     natter::cli::add_run_command(app);
     natter::cli::add_info_command(app);
     natter::cli::add_quantize_command(app);
+    natter::cli::add_convert_command(app);
     natter::cli::add_bench_command(app);
     natter::cli::add_perplexity_command(app);
     natter::cli::add_sessions_command(app);
