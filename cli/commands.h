@@ -19,6 +19,7 @@ void add_quantize_command(CLI::App& app);  // GGUF -> quantized GGUF
 void add_convert_command(CLI::App& app);   // Hugging Face checkpoint -> GGUF
 void add_bench_command(CLI::App& app);  // pp/tg speed, like llama-bench
 void add_perplexity_command(CLI::App& app);  // perplexity of a model on a text
+void add_imatrix_command(CLI::App& app);     // importance matrix for quantizing
 CLI::App* add_chat_command(CLI::App& app);  // conversation: full screen or line mode
 void add_sessions_command(CLI::App& app);  // the saved chats: list, search, show, export, delete
 void add_serve_command(CLI::App& app);  // llama-server's and OpenAI's HTTP API (server/)

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     natter::cli::add_convert_command(app);
     natter::cli::add_bench_command(app);
     natter::cli::add_perplexity_command(app);
+    natter::cli::add_imatrix_command(app);
     natter::cli::add_sessions_command(app);
     natter::cli::add_serve_command(app);
     natter::cli::add_models_command(app);

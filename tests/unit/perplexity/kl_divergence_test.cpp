@@ -43,6 +43,22 @@ std::string read_all(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// The reference is llama.cpp's attention without flash attention (-fa off), so is this,
+// whatever perplexity's default.
+template <typename Options>
+void without_flash_attention(Options& o) {
+    if constexpr (requires { o.flash_attn; }) o.flash_attn = false;
+}
+
+tools::PerplexityOptions options(int n_ctx, int n_threads, int n_chunks) {
+    tools::PerplexityOptions o;
+    o.n_ctx = o.n_batch = n_ctx;
+    o.n_threads = n_threads;
+    o.n_chunks = n_chunks;
+    without_flash_attention(o);
+    return o;
+}
+
 // Within 0.5%, or within half a unit of the last digit llama.cpp printed.
 void expect_close(double ours, const json& ref, double printed_unit, const std::string& what) {
     const double theirs = ref.get<double>();
@@ -83,13 +99,13 @@ TEST(KlDivergenceVsLlamaCpp, BaseFileIsLlamaCppsAndTheReportAgrees) {
         const std::string text = read_all(std::string(NATTER_TEST_DATA_DIR) + "/" + ref["text"].get<std::string>());
         const int n_ctx = ref["n_ctx"].get<int>();
         tools::perplexity_with_kld_base(*model, tools::perplexity_tokens(*model, text),
-                                        tools::PerplexityOptions{.n_ctx = n_ctx, .n_batch = n_ctx, .n_threads = 2, .n_chunks = ref["chunks"].get<int>()}, nullptr, base);
+                                        options(n_ctx, 2, ref["chunks"].get<int>()), nullptr, base);
     }
     EXPECT_EQ(file_sha256(base), ref["base_sha256"].get<std::string>()) << "the base file differs from llama.cpp's";
 
     const auto model = Model::load(q);
     int chunks = 0;
-    const tools::KldResult r = tools::compute_kl_divergence(*model, base, tools::PerplexityOptions{.n_threads = 2},
+    const tools::KldResult r = tools::compute_kl_divergence(*model, base, options(512, 2, -1),
                                                             [&](const tools::KldChunk& c) { chunks = c.index; });
     EXPECT_EQ(chunks, ref["chunks"].get<int>());
     EXPECT_EQ(r.count, 4 * 63);
@@ -114,7 +130,7 @@ TEST(KlDivergenceErrors, BadBaseFilesAreOneClearSentence) {
     const auto model = Model::load(model_path);
     const auto expect_error = [&](const std::string& path, const std::string& part) {
         try {
-            tools::compute_kl_divergence(*model, path, tools::PerplexityOptions{}, nullptr);
+            tools::compute_kl_divergence(*model, path, options(512, 1, -1), nullptr);
             ADD_FAILURE() << path << " was accepted";
         } catch (const Error& e) {
             EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
@@ -124,15 +140,15 @@ TEST(KlDivergenceErrors, BadBaseFilesAreOneClearSentence) {
     // A real base file of stories260K (2 chunks of 16), then cut, then read by another vocabulary.
     const std::string base = (dir.path / "base.kld").string();
     const std::string text = read_all(std::string(NATTER_TEST_DATA_DIR) + "/genesis-kjv.txt").substr(0, 2000);
-    tools::perplexity_with_kld_base(*model, tools::perplexity_tokens(*model, text), tools::PerplexityOptions{.n_ctx = 16, .n_batch = 16, .n_threads = 1, .n_chunks = 2},
+    tools::perplexity_with_kld_base(*model, tools::perplexity_tokens(*model, text), options(16, 1, 2),
                                     nullptr, base);
-    EXPECT_NO_THROW(tools::compute_kl_divergence(*model, base, tools::PerplexityOptions{}, nullptr));
+    EXPECT_NO_THROW(tools::compute_kl_divergence(*model, base, options(512, 1, -1), nullptr));
     const std::string whole = read_all(base);
     std::ofstream((dir.path / "cut.kld").string(), std::ios::binary) << whole.substr(0, whole.size() - 10);
     expect_error((dir.path / "cut.kld").string(), "where its header promises");
     const auto other = Model::load((paths::model_cache_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf").string());
     try {
-        tools::compute_kl_divergence(*other, base, tools::PerplexityOptions{}, nullptr);
+        tools::compute_kl_divergence(*other, base, options(512, 1, -1), nullptr);
         ADD_FAILURE() << "a base file of another vocabulary was accepted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("vocabulary of 512 tokens"), std::string::npos) << e.what();

@@ -48,6 +48,13 @@ struct ScratchDir {
     ~ScratchDir() { fs::remove_all(path); }
 };
 
+// The references are llama.cpp's attention without flash attention (-fa off): so is this,
+// whatever perplexity's default.
+template <typename Options>
+void without_flash_attention(Options& o) {
+    if constexpr (requires { o.flash_attn; }) o.flash_attn = false;
+}
+
 // As the reference was made: genesis-kjv.txt, 2 chunks of 128 tokens, batches of 128.
 tools::Imatrix natter_imatrix(const std::string& model_path) {
     const auto model = Model::load(model_path);
@@ -57,6 +64,7 @@ tools::Imatrix natter_imatrix(const std::string& model_path) {
     o.eval.n_batch = 128;
     o.eval.n_chunks = 2;
     o.eval.n_threads = 2;
+    without_flash_attention(o.eval);
     o.dataset = "genesis-kjv.txt";
     return tools::compute_imatrix(*model, tools::perplexity_tokens(*model, text), o, nullptr);
 }
