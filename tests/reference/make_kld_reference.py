@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference of llama.cpp's KL-divergence statistics for the perplexity tests
-(tests/unit/perplexity/kl_divergence_test.cpp): kl_divergence.json.
+(tests/unit/perplexity/kl_divergence_test.cpp): kl_divergence/smollm2-q4_1.genesis-kjv.json (apart from perplexity/, whose files perplexity_test.cpp reads one shape of).
 
 The base is the default model (SmolLM2-135M-Instruct Q4_1); Q is it requantized by
 `natter quantize --allow-requantize --pure` to Q4_0 (its tensors are llama-quantize's, tested
@@ -62,7 +62,7 @@ def main():
                "text": "genesis-kjv.txt", "n_ctx": 128, "chunks": 4, "q_type": Q_TYPE,
                "q_sha256": sha256(q), "base_sha256": sha256(base), "base_bytes": os.path.getsize(base),
                "statistics": stats}
-        with open(os.path.join(HERE, "perplexity", "kl_divergence.json"), "w") as f:
+        with open(os.path.join(HERE, "kl_divergence", "smollm2-q4_1.genesis-kjv.json"), "w") as f:
             json.dump(doc, f, ensure_ascii=False, indent=1)
         print(json.dumps(stats, ensure_ascii=False, indent=1))
 

@@ -33,8 +33,8 @@ struct ScratchDir {
 };
 
 json reference() {
-    std::ifstream in(std::string(NATTER_REFERENCE_DIR) + "/perplexity/kl_divergence.json");
-    if (!in) throw std::runtime_error("cannot read kl_divergence.json");
+    std::ifstream in(std::string(NATTER_REFERENCE_DIR) + "/kl_divergence/smollm2-q4_1.genesis-kjv.json");
+    if (!in) throw std::runtime_error("cannot read tests/reference/kl_divergence/smollm2-q4_1.genesis-kjv.json");
     return json::parse(in);
 }
 
