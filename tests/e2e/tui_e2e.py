@@ -141,10 +141,17 @@ class Terminal:
         return self.wait_for(lambda s: status_of(s) and "\u203a" in s, "the chat screen")
 
     def wait_idle(self, user_turns):
-        """Until `user_turns` messages are on the screen and no reply is being written."""
+        """Until `user_turns` messages are on the screen and no reply is being written, on two
+        captures in a row: a capture can land in the middle of a frame (ncurses writes rows top
+        to bottom), with the new message drawn and the status line not yet marked busy."""
         def done(screen):
             return screen.split("\n").count("You") >= user_turns and WRITING not in status_of(screen)
-        return self.wait_for(done, f"{user_turns} finished exchanges")
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            screen = self.wait_for(done, f"{user_turns} finished exchanges", max(1.0, deadline - time.monotonic()))
+            time.sleep(0.2)
+            if self.screen() == screen or time.monotonic() > deadline:
+                return self.wait_for(done, f"{user_turns} finished exchanges", 1.0)
 
     def send(self, text):
         self.type(text)
