@@ -81,7 +81,9 @@ struct Kernels {
                          size_t ldc);
 };
 
-// The kernels for this CPU: AVX2 if available, unless NATTER_KERNELS=reference is set.
+// The kernels for this CPU: AVX2 if available (with the AVX-512 VNNI forms of some batch
+// kernels where the CPU has it, quant/simd_avx512.h; NATTER_KERNELS=avx2 leaves them out),
+// unless NATTER_KERNELS=reference is set.
 const Kernels& kernels();
 // The portable reference kernels.
 const Kernels& reference_kernels();

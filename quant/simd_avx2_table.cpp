@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "quant/simd_avx2.h"
+#include "quant/simd_avx512.h"
 
 namespace natter::detail {
 namespace {
@@ -60,9 +61,13 @@ TileDotFn tile_dot(GgmlType type, DotPath path) {
         case GgmlType::Q5_1: return avx2::tile_q5_1;
         case GgmlType::Q8_0: return avx2::splits_256_bit_ops() ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
         case GgmlType::Q4_K:
-            if (path == DotPath::RepackedGemm) return avx2::tile_q4_k_repacked_gemm;
+            if (path == DotPath::RepackedGemm) {
+                return avx512::has_avx512_vnni() ? avx512::tile_q4_k_repacked_gemm : avx2::tile_q4_k_repacked_gemm;
+            }
             return path == DotPath::Repacked ? avx2::tile_q4_k_repacked : nullptr;
-        case GgmlType::Q6_K: return path == DotPath::Tiled ? avx2::tile_q6_k_tiled : avx2::tile_q6_k;
+        case GgmlType::Q6_K:
+            if (path != DotPath::Tiled) return avx2::tile_q6_k;
+            return avx512::has_avx512_vnni() ? avx512::tile_q6_k_tiled : avx2::tile_q6_k_tiled;
         default: return nullptr;
     }
 }
@@ -83,7 +88,16 @@ const Kernels* avx2_table() { return &kAvx2; }
 TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves) {
     if (type == GgmlType::Q4_1) return halves ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
     if (type == GgmlType::Q8_0) return halves ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
+    if (type == GgmlType::Q4_K && path == DotPath::RepackedGemm) return avx2::tile_q4_k_repacked_gemm;
+    if (type == GgmlType::Q6_K && path == DotPath::Tiled) return avx2::tile_q6_k_tiled;
     return tile_dot(type, path);
+}
+
+TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path) {
+    if (!avx512::has_avx512_vnni()) return nullptr;
+    if (type == GgmlType::Q4_K && path == DotPath::RepackedGemm) return avx512::tile_q4_k_repacked_gemm;
+    if (type == GgmlType::Q6_K && path == DotPath::Tiled) return avx512::tile_q6_k_tiled;
+    return nullptr;
 }
 
 }  // namespace natter::detail

@@ -9,6 +9,10 @@ const Kernels* avx2_table();
 
 // The tiled kernel of a type and path in the form chosen (halves: 128-bit halves, else 256-bit
 // vectors) where a type has both; the table picks one by CPU, the tests check both.
+// The AVX2 form, even where this CPU is given an AVX-512 one.
 TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves);
+// The AVX-512 VNNI form of a type and path (quant/simd_avx512.h), or nullptr where there is
+// none or this CPU cannot run it.
+TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path);
 
 }  // namespace natter::detail

@@ -119,6 +119,41 @@ TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
     }
 }
 
+// The k-quant batch kernels have an AVX2 form and, for CPUs with AVX-512 VNNI, a form with 16
+// rows as the lanes of a ZMM vector; both must be bit for bit the one-row kernel. The shapes
+// take the 16-row groups, an 8-row group and single rows after them, and batches around the
+// per-tile copy's threshold of 16 activation rows and its groups of 4.
+const Case kWideCases[] = {Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q6_K, DotPath::Tiled}};
+const int kWideShapes[][2] = {{16, 16}, {48, 17}, {24, 19}, {35, 22}, {16, 15}, {64, 24}};
+
+TEST(TileDotForms, KQuantAvx2FormsAsVecDot) {
+    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+    std::mt19937 rng(987);
+    for (const Case c : kWideCases) {
+        for (const auto& shape : kWideShapes) {
+            EXPECT_EQ(compare_tile(*avx2_kernels(), detail::avx2_tile_dot_form(c.type, c.path, false), c, shape[0], shape[1],
+                                   768, rng),
+                      0)
+                << type_name(c.type) << " AVX2 " << shape[0] << "x" << shape[1];
+        }
+    }
+}
+
+TEST(TileDotForms, KQuantAvx512FormsAsVecDot) {
+    if (!avx2_kernels() || !detail::avx512_tile_dot_form(GgmlType::Q4_K, DotPath::RepackedGemm)) {
+        GTEST_SKIP() << "this CPU has no AVX-512 F/BW/VL + VNNI (or NATTER_KERNELS=avx2 is set): the AVX-512 forms cannot run here";
+    }
+    std::mt19937 rng(789);
+    for (const Case c : kWideCases) {
+        const TileDotFn tile = detail::avx512_tile_dot_form(c.type, c.path);
+        ASSERT_NE(tile, nullptr) << type_name(c.type);
+        for (const auto& shape : kWideShapes) {
+            EXPECT_EQ(compare_tile(*avx2_kernels(), tile, c, shape[0], shape[1], 768, rng), 0)
+                << type_name(c.type) << " AVX-512 " << shape[0] << "x" << shape[1];
+        }
+    }
+}
+
 // Attention's batched F16 products, many rows of the cache with one query at a time, on the
 // halves and on the same halves widened to floats.
 TEST(HalfDotRows, EveryRowAsTinyBlas) {

@@ -1,0 +1,28 @@
+#pragma once
+// Internal to quant/: the AVX-512 forms of some AVX2 kernels, for CPUs with AVX-512 F, BW, VL
+// and VNNI (Intel since Ice Lake / Cascade Lake, AMD since Zen 4). Only simd_avx512_*.cpp are
+// compiled for that instruction set; the table (simd_avx2_table.cpp) calls them only after
+// has_avx512_vnni() said yes.
+//
+// They give the bits of the AVX2 kernels they stand for: the weight rows are the lanes of a
+// vector, as in simd_avx2_rows8.cpp, only 16 of them instead of 8, and every output's float
+// steps are the same; the integer sums, exact however they are grouped, come from VNNI's
+// vpdpbusd (four byte products and their sum in one instruction) instead of maddubs + madd.
+#include <cstddef>
+#include <cstdint>
+
+namespace natter::avx512 {
+
+// The CPU has AVX-512 F/BW/VL/VNNI and the OS saves the ZMM state. NATTER_KERNELS=avx2 says no,
+// so that the AVX2 forms can be timed and run on such a CPU.
+bool has_avx512_vnni();
+
+// avx2::tile_q4_k_repacked_gemm (llama.cpp's repacked Q4_K GEMM order), bit for bit: 16-row
+// groups through the AVX-512 kernel when the batch is large enough for its per-tile copy.
+void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
+                             float* out, size_t os);
+// avx2::tile_q6_k_tiled (the tiled k-quant order), bit for bit, the same way.
+void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                     size_t os);
+
+}  // namespace natter::avx512
