@@ -110,6 +110,7 @@ __m256 expf8(__m256 x);
 // Q8 activation quantizers (the CPU backend's: q = round_half_even(x * 127 / max|x|)).
 void quantize_row_q8_0(const float* x, void* dst, int64_t n);
 void quantize_row_q8_1(const float* x, void* dst, int64_t n);
+void quantize_row_q8_k(const float* x, void* dst, int64_t n);
 void quantize_row_f16(const float* x, void* dst, int64_t n);
 void quantize_row_bf16(const float* x, void* dst, int64_t n);
 

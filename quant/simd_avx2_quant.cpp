@@ -4,9 +4,11 @@
 // multiply-add per block, and the 8 lanes are added at the end (hsum8). The offsets of
 // Q4_1 / Q5_1 (m * s) are accumulated on the side in a scalar with fused multiply-adds.
 #include <cmath>
+#include <cstring>
 
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "quant/quantize_blocks.h"
 #include "quant/simd_avx2.h"
 
 namespace natter::avx2 {
@@ -47,6 +49,65 @@ float quantize_q8_block(const float* x, int8_t qs[32], int* sum) {
 void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
     auto* y = static_cast<BlockQ8_0*>(dst);
     for (int64_t b = 0; b < n / QK8_0; ++b) y[b].d = fp32_to_fp16(quantize_q8_block(x + b * QK8_0, y[b].qs, nullptr));
+}
+
+// Q8_K (the k-quants' activations) as detail::quantize(x, BlockQ8_K&), ggml's
+// quantize_row_q8_K_ref, bit for bit: the element of largest magnitude (the first of equals)
+// sets iscale = -127 / max; q = min(127, round_half_even(iscale * x)); d = 1 / iscale. A
+// block with a NaN or an infinity, or so small that iscale overflows, goes to the reference
+// code, whose integer conversion of those is its own.
+void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
+    auto* y = static_cast<BlockQ8_K*>(dst);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 finite_limit = _mm256_set1_ps(3.40282347e38f);
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float* xb = x + b * QK_K;
+        __m256 amax = _mm256_setzero_ps();
+        __m256 finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        for (int k = 0; k < QK_K / 8; ++k) {
+            const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 8 * k));
+            amax = _mm256_max_ps(amax, a);
+            finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, finite_limit, _CMP_LE_OQ));
+        }
+        if (_mm256_movemask_ps(finite) != 0xff) {
+            detail::quantize(xb, y[b]);
+            continue;
+        }
+        __m128 m = _mm_max_ps(_mm256_extractf128_ps(amax, 1), _mm256_castps256_ps128(amax));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float top = _mm_cvtss_f32(m);
+        if (top == 0.0f) {
+            std::memset(&y[b], 0, sizeof(y[b]));
+            continue;
+        }
+        int j = 0;
+        while (std::fabs(xb[j]) != top) ++j;
+        const float iscale = -127.0f / xb[j];
+        if (!std::isfinite(iscale)) {  // a block of subnormals: the scale overflows
+            detail::quantize(xb, y[b]);
+            continue;
+        }
+        const __m256 scale = _mm256_set1_ps(iscale);
+        const __m256i limit = _mm256_set1_epi32(127);
+        for (int k = 0; k < QK_K / 32; ++k) {
+            __m256i q[4];
+            for (int i = 0; i < 4; ++i) {
+                const __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(xb + 32 * k + 8 * i), scale);
+                q[i] = _mm256_min_epi32(limit, _mm256_cvtps_epi32(_mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+            }
+            const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+            const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+            const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs + 32 * k), q8);
+            // The two 16-element sums: bytes widened to int16 and added in pairs, then fours...
+            const __m256i wide_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q8));
+            const __m256i wide_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q8, 1));
+            y[b].bsums[2 * k] = static_cast<int16_t>(hsum8_i32(_mm256_madd_epi16(wide_lo, _mm256_set1_epi16(1))));
+            y[b].bsums[2 * k + 1] = static_cast<int16_t>(hsum8_i32(_mm256_madd_epi16(wide_hi, _mm256_set1_epi16(1))));
+        }
+        y[b].d = 1 / iscale;
+    }
 }
 
 void quantize_row_q8_1(const float* x, void* dst, int64_t n) {

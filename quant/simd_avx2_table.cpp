@@ -12,9 +12,10 @@ QuantizeRowFn quantize_row(GgmlType act_type) {
     switch (act_type) {
         case GgmlType::Q8_0: return avx2::quantize_row_q8_0;
         case GgmlType::Q8_1: return avx2::quantize_row_q8_1;
+        case GgmlType::Q8_K: return avx2::quantize_row_q8_k;
         case GgmlType::F16: return avx2::quantize_row_f16;
         case GgmlType::BF16: return avx2::quantize_row_bf16;
-        default: return reference_kernels().quantize_row(act_type);  // F32 copy, Q8_K (ggml's is the reference one)
+        default: return reference_kernels().quantize_row(act_type);  // F32: a copy
     }
 }
 

@@ -8,6 +8,8 @@
 // llama.cpp's own results bit for bit; this test holds them to our independent oracle.)
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
 
@@ -85,6 +88,33 @@ TEST_F(VsReference, ActivationQuantizersWriteTheSameBytes) {
             simd().quantize_row(act)(x.data(), got.data(), n);
             EXPECT_EQ(want, got) << type_name(act) << " n=" << n;
         }
+    }
+}
+
+// Q8_K's quantizer where its branches are: the largest magnitude twice with opposite signs
+// (the first sets the sign of the scale), an all-zero block, subnormals only, values that
+// land on .5 after scaling. (A NaN or an infinity never gets here: the reference refuses the
+// row, and the engine stops at the first non-finite activation before it is quantized.)
+TEST_F(VsReference, Q8KActivationQuantizerOnItsEdgeCases) {
+    std::mt19937 rng(8);
+    std::vector<std::vector<float>> blocks;
+    for (const float first : {-3.0f, 3.0f}) {
+        std::vector<float> x = random_floats(rng, QK_K, 0.7f);
+        x[5] = first;
+        x[200] = -first;
+        blocks.push_back(x);
+    }
+    blocks.push_back(std::vector<float>(QK_K, 0.0f));
+    blocks.push_back(std::vector<float>(QK_K, 1e-41f));
+    std::vector<float> halves(QK_K);
+    for (int i = 0; i < QK_K; ++i) halves[i] = static_cast<float>(i % 255 - 127) + 0.5f;
+    halves[0] = -127.0f;
+    blocks.push_back(halves);
+    for (const std::vector<float>& x : blocks) {
+        std::vector<uint8_t> want(row_size(GgmlType::Q8_K, QK_K)), got(want.size());
+        reference_kernels().quantize_row(GgmlType::Q8_K)(x.data(), want.data(), QK_K);
+        simd().quantize_row(GgmlType::Q8_K)(x.data(), got.data(), QK_K);
+        EXPECT_EQ(want, got) << "block " << (&x - blocks.data());
     }
 }
 
