@@ -59,7 +59,8 @@ void add_quantize_command(CLI::App& app) {
     cmd->add_option("-t,--threads", a->n_threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
     cmd->add_flag("--progress", a->progress, "Show the progress bar even when stderr is not a terminal");
     cmd->add_flag("-q,--quiet", a->quiet, "No progress bar and no summary");
-    cmd->footer("Types with _S/_M/_L choose per-tensor types as llama.cpp's quantize does. See natter-quantize(1).");
+    cmd->footer("Types with _S/_M/_L and the IQ types choose per-tensor types as llama.cpp's quantize does; "
+                "IQ1_*, IQ2_*, IQ3_XXS and Q2_K_S need --imatrix where llama.cpp's does. See natter-quantize(1).");
     cmd->callback([a]() {
         const FileType type = parse_file_type(a->type);
         QuantizeOptions o{a->input, a->output, type, a->pure, a->allow_requantize, a->n_threads, a->imatrix};

@@ -12,7 +12,8 @@ namespace natter {
 
 namespace {
 
-// llama.cpp's llama_ftype (include/llama.h); the gaps are numbers it retired.
+// llama.cpp's llama_ftype (include/llama.h); the gaps are numbers it retired. The base types
+// are its llama_ftype_get_default_type's (IQ2_S's is IQ2_XS, IQ3_XS's IQ3_S).
 constexpr std::array kFileTypes = {
     FileType{"F32", 0, GgmlType::F32},      FileType{"F16", 1, GgmlType::F16},
     FileType{"Q4_0", 2, GgmlType::Q4_0},    FileType{"Q4_1", 3, GgmlType::Q4_1},
@@ -22,14 +23,14 @@ constexpr std::array kFileTypes = {
     FileType{"Q3_K_L", 13, GgmlType::Q3_K}, FileType{"Q4_K_S", 14, GgmlType::Q4_K},
     FileType{"Q4_K_M", 15, GgmlType::Q4_K}, FileType{"Q5_K_S", 16, GgmlType::Q5_K},
     FileType{"Q5_K_M", 17, GgmlType::Q5_K}, FileType{"Q6_K", 18, GgmlType::Q6_K},
-    FileType{"IQ2_XXS", 19, std::nullopt},  FileType{"IQ2_XS", 20, std::nullopt},
-    FileType{"Q2_K_S", 21, std::nullopt},   FileType{"IQ3_XS", 22, std::nullopt},
-    FileType{"IQ3_XXS", 23, std::nullopt},  FileType{"IQ1_S", 24, std::nullopt},
-    FileType{"IQ4_NL", 25, GgmlType::IQ4_NL},   FileType{"IQ3_S", 26, std::nullopt},
-    FileType{"IQ3_M", 27, std::nullopt},    FileType{"IQ2_S", 28, std::nullopt},
-    FileType{"IQ2_M", 29, std::nullopt},    FileType{"IQ4_XS", 30, GgmlType::IQ4_XS},
-    FileType{"IQ1_M", 31, std::nullopt},    FileType{"BF16", 32, GgmlType::BF16},
-    FileType{"TQ1_0", 36, std::nullopt},    FileType{"TQ2_0", 37, std::nullopt},
+    FileType{"IQ2_XXS", 19, GgmlType::IQ2_XXS}, FileType{"IQ2_XS", 20, GgmlType::IQ2_XS},
+    FileType{"Q2_K_S", 21, GgmlType::Q2_K},     FileType{"IQ3_XS", 22, GgmlType::IQ3_S},
+    FileType{"IQ3_XXS", 23, GgmlType::IQ3_XXS}, FileType{"IQ1_S", 24, GgmlType::IQ1_S},
+    FileType{"IQ4_NL", 25, GgmlType::IQ4_NL},   FileType{"IQ3_S", 26, GgmlType::IQ3_S},
+    FileType{"IQ3_M", 27, GgmlType::IQ3_S},     FileType{"IQ2_S", 28, GgmlType::IQ2_XS},
+    FileType{"IQ2_M", 29, GgmlType::IQ2_S},     FileType{"IQ4_XS", 30, GgmlType::IQ4_XS},
+    FileType{"IQ1_M", 31, GgmlType::IQ1_M},     FileType{"BF16", 32, GgmlType::BF16},
+    FileType{"TQ1_0", 36, GgmlType::TQ1_0},     FileType{"TQ2_0", 37, GgmlType::TQ2_0},
 };
 
 std::string upper(std::string_view s) {

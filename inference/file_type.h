@@ -16,8 +16,8 @@ class GgufFile;
 struct FileType {
     std::string_view name;  // "Q4_K_M"
     int ftype;              // value of general.file_type
-    // The type most weights get, when natter can make this file type (quantize); nullopt
-    // for llama.cpp's types natter only names (the IQ and ternary types).
+    // The type most weights get (quantize), llama.cpp's default type for the file type;
+    // nullopt for a type natter would only name (it makes every one it lists).
     std::optional<GgmlType> base;
 };
 

@@ -1,7 +1,6 @@
 #include "tools/quantize.h"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cctype>
 #include <charconv>
@@ -40,6 +39,28 @@ void check_requantize(const QuantizeOptions& options, const GgufFile& in, const 
             throw Error(options.input + ": tensor '" + t.name + "' is already quantized (" +
                         std::string(type_name(t.type)) + "); quantizing it again loses precision, " +
                         "pass --allow-requantize to do it anyway");
+        }
+    }
+}
+
+// llama.cpp's rule, before any work: the lowest types need an importance matrix, and one
+// that leaves out a tensor that needs it is refused as well.
+void check_imatrix_needed(const QuantizeOptions& options, const GgufFile& in, const std::vector<GgmlType>& types,
+                          const std::map<std::string, std::vector<float>>& importance) {
+    for (size_t i = 0; i < types.size(); ++i) {
+        const GgufTensor& t = in.tensors()[i];
+        if (!tensor_is_quantizable(t.name, static_cast<int64_t>(t.shape.size())) ||
+            !tensor_requires_imatrix(t.name, types[i], options.type.ftype)) {
+            continue;
+        }
+        const std::string what = std::string(type_name(types[i])) + " for " + t.name + " in " + std::string(options.type.name);
+        if (options.imatrix.empty()) {
+            throw Error(what + " needs an importance matrix (--imatrix FILE, see natter imatrix): without one the result is "
+                        "garbage, and llama.cpp refuses it too");
+        }
+        if (types[i] != t.type && !importance.contains(t.name)) {
+            throw Error(options.imatrix + " has no importance values for " + t.name + ", and " + what +
+                        " needs them (without, the result is garbage)");
         }
     }
 }
@@ -114,14 +135,7 @@ int default_threads() {
 FileType parse_file_type(std::string_view name_or_number) {
     const std::optional<FileType> ft = find_file_type(name_or_number);
     if (ft && ft->base) return *ft;
-    if (ft) {
-        // llama.cpp's tensor_requires_imatrix: these are garbage without an importance matrix.
-        static constexpr std::array kNeedImatrix = {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M", "IQ3_XXS", "Q2_K_S"};
-        const bool needs = std::find(kNeedImatrix.begin(), kNeedImatrix.end(), std::string_view(ft->name)) != kNeedImatrix.end();
-        throw Error("type " + std::string(ft->name) + " is one of llama.cpp's, but natter does not make it yet" +
-                    (needs ? " (llama.cpp makes it only with an importance matrix, --imatrix)" : "") + "; choose one of " +
-                    file_type_names());
-    }
+    if (ft) throw Error("type " + std::string(ft->name) + " is one of llama.cpp's, but natter does not make it; choose one of " + file_type_names());
     throw Error("unknown type '" + std::string(name_or_number) + "'; choose one of " + file_type_names() +
                 " (or llama.cpp's number for it)");
 }
@@ -156,6 +170,7 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
     MixModel model = describe_model(in);
     model.has_imatrix = !importance.empty();
     const std::vector<GgmlType> types = choose_tensor_types(options.type, options.pure, model);
+    check_imatrix_needed(options, in, types, importance);
     check_requantize(options, in, types);
     const int n_threads = options.n_threads > 0 ? options.n_threads : default_threads();
 

@@ -1,7 +1,7 @@
-// Per-tensor type choice for the _S/_M/_L mixes. The rules are llama.cpp's (its
-// llama_tensor_get_type), restated for the file types natter offers:
-// the tensors that hurt most when squeezed (attn_v, ffn_down, the output projection) get
-// more bits, in every layer or in the first/last layers and every third one between.
+// Per-tensor type choice for the _S/_M/_L mixes and the IQ types. The rules are llama.cpp's
+// (its llama_tensor_get_type), restated: the tensors that hurt most when squeezed (attn_v,
+// ffn_down, the output projection) get more bits, in every layer or in the first/last layers
+// and every third one between; the 1-2 bit types (IQ1_*, IQ2_*) have rules of their own.
 #include "tools/quantize_mix.h"
 
 #include <algorithm>
@@ -20,7 +20,9 @@ namespace {
 // llama.cpp's numbers for the mixed file types (general.file_type).
 enum Ftype : int {
     kQ4_0 = 2, kQ5_0 = 8, kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
-    kQ5_K_S = 16, kQ5_K_M = 17, kIQ4_NL = 25, kIQ4_XS = 30,
+    kQ5_K_S = 16, kQ5_K_M = 17, kIQ2_XXS = 19, kIQ2_XS = 20, kQ2_K_S = 21, kIQ3_XS = 22, kIQ3_XXS = 23,
+    kIQ1_S = 24, kIQ4_NL = 25, kIQ3_S = 26, kIQ3_M = 27, kIQ2_S = 28, kIQ2_M = 29, kIQ4_XS = 30, kIQ1_M = 31,
+    kTQ1_0 = 36, kTQ2_0 = 37,
 };
 
 enum class Category { TokenEmbd, Output, AttnV, AttnK, AttnQ, AttnOutput, FfnUp, FfnGate, FfnDown, Other };
@@ -104,11 +106,18 @@ public:
     GgmlType choose(const MixTensor& t, GgmlType base) {
         const Category cat = category_of(t.name);
         if (cat == Category::Output || (tied_embeddings_ && cat == Category::TokenEmbd)) return output_type(t, base);
+        if (cat == Category::TokenEmbd) return token_embd_type(base);
+        if (is({kIQ2_XXS, kIQ2_XS, kIQ1_S, kIQ2_S, kIQ2_M, kIQ1_M})) return lowest_bits_type(cat, base);
         switch (cat) {
             case Category::AttnV: return attn_v_type(base);
-            case Category::AttnK: return model_.n_expert == 8 ? GgmlType::Q8_0 : base;
+            case Category::AttnK:
+                if (model_.n_expert == 8) return GgmlType::Q8_0;
+                return ftype_ == kIQ3_XS ? GgmlType::IQ3_XXS : ftype_ == kIQ3_XXS ? GgmlType::IQ2_S : base;
+            case Category::AttnQ: return ftype_ == kIQ3_XS ? GgmlType::IQ3_XXS : ftype_ == kIQ3_XXS ? GgmlType::IQ2_S : base;
             case Category::FfnDown: return ffn_down_type(t, base);
             case Category::AttnOutput: return attn_output_type(base);
+            case Category::FfnGate: return ffn_gate_up_type(t, i_ffn_gate_, base);
+            case Category::FfnUp: return ffn_gate_up_type(t, i_ffn_up_, base);
             default: return base;
         }
     }
@@ -118,16 +127,64 @@ private:
         return std::find(ftypes.begin(), ftypes.end(), ftype_) != ftypes.end();
     }
 
-    // The output projection (or the embeddings it shares): Q6_K, or Q8_0 where a k-quant
-    // does not fit.
+    // The output projection (or the embeddings it shares): Q6_K (Q5_K for the 1-2 bit types
+    // and IQ3_XXS), or Q8_0 where the base type does not fit.
     GgmlType output_type(const MixTensor& t, GgmlType base) const {
         if (falcon_ || t.row_length % traits(base).block_size != 0) return GgmlType::Q8_0;
+        if (is({kIQ2_XXS, kIQ2_XS, kIQ3_XXS, kIQ1_S, kIQ2_S, kIQ2_M, kIQ1_M})) return GgmlType::Q5_K;
         return base == GgmlType::Q8_0 ? base : GgmlType::Q6_K;
+    }
+
+    // Embeddings of their own (not shared with the output).
+    GgmlType token_embd_type(GgmlType base) const {
+        if (is({kIQ2_XXS, kIQ2_XS, kIQ1_S, kIQ1_M})) return GgmlType::Q2_K;
+        if (is({kIQ2_S, kIQ2_M, kIQ3_XXS})) return GgmlType::IQ3_S;
+        if (is({kTQ1_0, kTQ2_0})) return GgmlType::Q4_K;
+        return base;
+    }
+
+    // IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M: attn_v, the first eighth of ffn_down and
+    // attn_output get 2-4 bits (IQ2_S and IQ2_M: IQ3_S).
+    GgmlType lowest_bits_type(Category cat, GgmlType type) {
+        const bool s_or_m = is({kIQ2_S, kIQ2_M});
+        switch (cat) {
+            case Category::AttnV:
+                ++i_attn_v_;
+                if (n_gqa_ >= 4 || model_.n_expert >= 4) return GgmlType::Q4_K;
+                return s_or_m ? GgmlType::IQ3_S : GgmlType::Q2_K;
+            case Category::AttnK: return model_.n_expert == 8 ? GgmlType::Q4_K : type;
+            case Category::FfnDown:  // counted in visiting order, experts or not
+                if (i_ffn_down_++ < model_.n_layer / 8) return s_or_m ? GgmlType::IQ3_S : GgmlType::Q2_K;
+                return type;
+            case Category::AttnOutput:
+                if (model_.n_expert == 8) return GgmlType::Q5_K;
+                if (is({kIQ1_S, kIQ1_M})) return GgmlType::IQ2_XXS;
+                return s_or_m ? GgmlType::IQ3_S : type;
+            default: return type;
+        }
+    }
+
+    // The layer rules count ffn tensors in visiting order; experts are not stored in layer
+    // order, so theirs are read from the name.
+    int layer_index(const MixTensor& t, int& counter) {
+        const int i = counter++;
+        return model_.n_expert > 1 ? layer_of(t.name) : i;
+    }
+
+    // IQ3_XS: ffn_gate and ffn_up of the middle layers (not the first or last eighth) IQ3_XXS.
+    GgmlType ffn_gate_up_type(const MixTensor& t, int& counter, GgmlType type) {
+        const int i = layer_index(t, counter), n = model_.n_layer;
+        return ftype_ == kIQ3_XS && i >= n / 8 && i < 7 * n / 8 ? GgmlType::IQ3_XXS : type;
     }
 
     GgmlType attn_v_type(GgmlType type) {
         const int i = i_attn_v_++;
         if (ftype_ == kQ2_K) type = n_gqa_ >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
+        else if (ftype_ == kQ2_K_S && n_gqa_ >= 4) type = GgmlType::Q4_K;
+        else if (ftype_ == kIQ3_XXS) {
+            type = n_gqa_ >= 4 ? GgmlType::Q4_K : !model_.has_imatrix ? GgmlType::IQ3_S : GgmlType::IQ3_XXS;
+        } else if (is({kIQ3_XS, kIQ3_S}) && n_gqa_ >= 4) type = GgmlType::Q4_K;
+        else if (ftype_ == kIQ3_M) type = GgmlType::Q4_K;
         else if (ftype_ == kQ3_K_M) type = i < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
         else if (ftype_ == kQ3_K_L) type = GgmlType::Q5_K;
         else if (is({kIQ4_NL, kIQ4_XS}) && n_gqa_ >= 4) type = GgmlType::Q5_K;
@@ -140,14 +197,15 @@ private:
     }
 
     GgmlType ffn_down_type(const MixTensor& t, GgmlType type) {
-        int i = i_ffn_down_++;
-        const int n = model_.n_layer;
-        if (model_.n_expert > 1) i = layer_of(t.name);  // experts are not stored in layer order
+        const int i = layer_index(t, i_ffn_down_), n = model_.n_layer;
         if (ftype_ == kQ2_K) return GgmlType::Q3_K;
+        if (ftype_ == kQ2_K_S) return i < n / 8 ? GgmlType::Q4_K : type;
+        if (ftype_ == kIQ3_XXS && !model_.has_imatrix) return i < n / 8 ? GgmlType::Q4_K : GgmlType::Q3_K;
         if (ftype_ == kQ3_K_M) {
             if (i < n / 16) return GgmlType::Q5_K;
             return !falcon_ || use_more_bits(i, n) ? GgmlType::Q4_K : GgmlType::Q3_K;
         }
+        if (ftype_ == kIQ3_M && (i < n / 8 || (model_.n_expert == 8 && use_more_bits(i, n)))) return GgmlType::Q4_K;
         if (ftype_ == kQ3_K_L) return falcon_ ? GgmlType::Q4_K : GgmlType::Q5_K;
         if (ftype_ == kQ4_K_M) {
             if (falcon_) return i < n / 16 ? GgmlType::Q6_K : use_more_bits(i, n) ? GgmlType::Q5_K : GgmlType::Q4_K;
@@ -167,10 +225,12 @@ private:
     GgmlType attn_output_type(GgmlType type) const {
         if (falcon_) return ftype_ == kQ3_K_L ? GgmlType::Q4_K : type;
         if (model_.n_expert == 8) {
-            return is({kQ2_K, kQ3_K_S, kQ3_K_M, kQ4_K_S, kQ4_K_M, kIQ4_NL, kIQ4_XS}) ? GgmlType::Q5_K : type;
+            return is({kQ2_K, kIQ3_XS, kIQ3_XXS, kQ3_K_S, kQ3_K_M, kIQ4_NL, kQ4_K_S, kQ4_K_M, kIQ3_S, kIQ3_M, kIQ4_XS})
+                       ? GgmlType::Q5_K : type;
         }
         if (ftype_ == kQ2_K) return GgmlType::Q3_K;
-        if (ftype_ == kQ3_K_M) return GgmlType::Q4_K;
+        if (ftype_ == kIQ3_XXS) return GgmlType::IQ3_S;
+        if (ftype_ == kQ3_K_M || ftype_ == kIQ3_M) return GgmlType::Q4_K;
         if (ftype_ == kQ3_K_L) return GgmlType::Q5_K;
         return type;
     }
@@ -180,7 +240,7 @@ private:
     bool tied_embeddings_ = true;  // until an output.weight shows up
     bool falcon_ = false, is_70b_ = false;
     int n_gqa_ = 0;
-    int n_attn_v_ = 0, i_attn_v_ = 0, i_ffn_down_ = 0;
+    int n_attn_v_ = 0, i_attn_v_ = 0, i_ffn_down_ = 0, i_ffn_gate_ = 0, i_ffn_up_ = 0;
 };
 
 int metadata_int(const GgufFile& file, const std::string& key, int fallback) {
@@ -209,6 +269,16 @@ bool tensor_is_quantizable(std::string_view name, int64_t n_dims) {
         "position_embd", "token_types.weight",
     };
     return std::none_of(kKeep.begin(), kKeep.end(), [&](const char* part) { return contains(name, part); });
+}
+
+bool tensor_requires_imatrix(std::string_view name, GgmlType type, int ftype) {
+    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight" || name == "output.weight") return false;
+    switch (type) {
+        case GgmlType::IQ3_XXS: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S:
+        case GgmlType::IQ1_M: case GgmlType::IQ1_S: return true;
+        case GgmlType::Q2_K: return ftype == kQ2_K_S;
+        default: return false;
+    }
 }
 
 MixModel describe_model(const GgufFile& file) {

@@ -43,4 +43,10 @@ std::vector<GgmlType> choose_tensor_types(const FileType& file_type, bool pure, 
 // Whether llama.cpp's quantizer touches this tensor at all (others are copied unchanged).
 bool tensor_is_quantizable(std::string_view name, int64_t n_dims);
 
+// llama.cpp's tensor_requires_imatrix: a weight of this type in a file of this ftype
+// (general.file_type) is garbage without an importance matrix, and llama.cpp refuses to make
+// it without one: IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, and Q2_K in Q2_K_S (the token
+// embedding and the output excepted).
+bool tensor_requires_imatrix(std::string_view name, GgmlType type, int ftype);
+
 }  // namespace natter::tools

@@ -271,6 +271,18 @@ TEST_F(Binary, QuantizeSaysWhetherTheFileShrankOrGrew) {
     EXPECT_EQ(up.out.find("smaller"), std::string::npos) << up.out;
 }
 
+// llama.cpp's rule: the lowest types only with an importance matrix; one sentence, status 1.
+TEST_F(Binary, QuantizeToIq2WithoutAnImatrixExits1) {
+    const std::string qwen2 = std::string(NATTER_TEST_DATA_DIR) + "/models/qwen2-random-q8_0.gguf";
+    const std::string out = (dir_ / "iq2.gguf").string();
+    const Result r = run("'" + kNatter + "' quantize --allow-requantize '" + qwen2 + "' '" + out + "' IQ2_XXS");
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("natter: error: IQ2_XXS for blk.0.attn_k.weight in IQ2_XXS needs an importance matrix"),
+              std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(Binary, RuntimeErrorsExit1) {
     const Result missing = run("'" + kNatter + "' run -m /nonexistent/model.gguf -p hi");
     EXPECT_EQ(missing.status, 1);

@@ -20,6 +20,7 @@
 #include "inference/gguf.h"
 #include "inference/model.h"
 #include "tools/imatrix.h"
+#include "tools/quantize_mix.h"
 #include "unit/quantize/quantize_test_util.h"
 
 namespace natter::test {
@@ -155,12 +156,40 @@ TEST(ImatrixFiles, BadFilesAreOneClearSentence) {
     EXPECT_THROW(tools::read_imatrix((dir.path / "missing.gguf").string()), Error);
 }
 
+// llama.cpp's rule: IQ1_*, IQ2_*, IQ3_XXS weights (and Q2_K in Q2_K_S) only with a matrix,
+// refused in one sentence before any work; with one that leaves out such a tensor, too.
 TEST(ImatrixQuantize, LowestTypesNeedAnImatrixSaysSo) {
+    ScratchDir dir;
+    const std::string out = (dir.path / "q.gguf").string();
+    for (const char* type : {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M", "IQ3_XXS", "Q2_K_S"}) {
+        tools::QuantizeOptions o{tiny_model("qwen2-random-q8_0"), out, tools::parse_file_type(type), false, true, 2, ""};
+        try {
+            tools::quantize_model(o, nullptr);
+            ADD_FAILURE() << type << " was made without an importance matrix";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string(" in ") + type + " needs an importance matrix (--imatrix FILE"),
+                      std::string::npos) << e.what();
+        }
+        EXPECT_FALSE(fs::exists(out)) << type;
+    }
+    // What counts is the type after the fallback: stories260K's rows (64, 172) take IQ4_NL,
+    // Q4_0 and F16 in IQ2_XXS, which need no matrix.
+    tools::QuantizeOptions o{tiny_model("stories260K"), out, tools::parse_file_type("IQ2_XXS"), false, true, 2, ""};
+    EXPECT_NO_THROW(tools::quantize_model(o, nullptr));
+    // The embeddings and the output never need one.
+    EXPECT_FALSE(tools::tensor_requires_imatrix("token_embd.weight", GgmlType::IQ2_XXS, 19));
+    EXPECT_FALSE(tools::tensor_requires_imatrix("output.weight", GgmlType::IQ1_S, 24));
+    EXPECT_TRUE(tools::tensor_requires_imatrix("blk.3.ffn_up.weight", GgmlType::IQ1_S, 24));
+    EXPECT_FALSE(tools::tensor_requires_imatrix("blk.3.ffn_up.weight", GgmlType::Q2_K, 10));
+    EXPECT_TRUE(tools::tensor_requires_imatrix("blk.3.ffn_up.weight", GgmlType::Q2_K, 21));
+    // A matrix without the tensor's entry: the phi3 model's names are not qwen2's.
+    tools::QuantizeOptions partial{tiny_model("qwen2-random-q8_0"), out, tools::parse_file_type("IQ3_XXS"), true, true, 2,
+                                   reference("phi3-random-q8_0.imatrix.gguf")};
     try {
-        tools::parse_file_type("IQ2_XXS");
-        ADD_FAILURE() << "IQ2_XXS was accepted";
+        tools::quantize_model(partial, nullptr);
+        ADD_FAILURE() << "IQ3_XXS was made with a matrix for another model";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("only with an importance matrix"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("has no importance values for blk.0.attn_k.weight"), std::string::npos) << e.what();
     }
 }
 
@@ -183,18 +212,8 @@ TEST_P(QuantizeWithImatrix, SameTensorBytesAsLlamaQuantize) {
     fs::current_path(cwd);
     EXPECT_EQ(s.n_with_imatrix, 14);
     const GgufFile f = GgufFile::open(out);
-    for (const auto& [k, v] : ref["keys"].items()) {
-        const GgufValue* ours = f.find(k);
-        ASSERT_TRUE(ours) << k;
-        if (v.is_string()) EXPECT_EQ(ours->as_string(), v.get<std::string>()) << k;
-        else EXPECT_EQ(ours->as_int(), v.get<int64_t>()) << k;
-    }
-    ASSERT_EQ(f.tensors().size(), ref["tensors"].size());
-    for (const GgufTensor& t : f.tensors()) {
-        const json& r = ref["tensors"][t.name];
-        EXPECT_EQ(type_name(t.type), r[0].get<std::string>()) << t.name;
-        EXPECT_EQ(sha256_hex({t.data, t.nbytes}).substr(0, 16), r[1].get<std::string>()) << key << " " << t.name;
-    }
+    expect_imatrix_keys_as_reference(f, ref["keys"], key);
+    expect_tensors_as_reference(f, ref["tensors"], key);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizeWithImatrix,

@@ -3,6 +3,7 @@
 // model against what llama.cpp's quantizer chose (tests/reference/quantize/choices.json).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "tools/quantize.h"
@@ -42,13 +43,24 @@ TEST(QuantizeFileType, UnknownAndUnofferedTypesAreClearErrors) {
             EXPECT_NE(std::string(e.what()).find("choose one of F32, F16, Q4_0"), std::string::npos) << e.what();
         }
     }
-    try {
-        file_type("IQ2_XXS");
-        ADD_FAILURE() << "IQ2_XXS was accepted";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("one of llama.cpp's, but natter does not make it"), std::string::npos);
+}
+
+// Every file type llama.cpp names, with its default type (llama_ftype_get_default_type).
+TEST(QuantizeFileType, IqAndTernaryTypesAndTheirBaseTypes) {
+    const std::map<std::string, std::pair<int, T>> expected = {
+        {"IQ2_XXS", {19, T::IQ2_XXS}}, {"IQ2_XS", {20, T::IQ2_XS}}, {"Q2_K_S", {21, T::Q2_K}},
+        {"IQ3_XS", {22, T::IQ3_S}},    {"IQ3_XXS", {23, T::IQ3_XXS}}, {"IQ1_S", {24, T::IQ1_S}},
+        {"IQ3_S", {26, T::IQ3_S}},     {"IQ3_M", {27, T::IQ3_S}},     {"IQ2_S", {28, T::IQ2_XS}},
+        {"IQ2_M", {29, T::IQ2_S}},     {"IQ1_M", {31, T::IQ1_M}},     {"TQ1_0", {36, T::TQ1_0}},
+        {"TQ2_0", {37, T::TQ2_0}},
+    };
+    for (const auto& [name, number_and_base] : expected) {
+        const FileType by_name = file_type(name);
+        EXPECT_EQ(by_name.ftype, number_and_base.first) << name;
+        EXPECT_EQ(by_name.base, number_and_base.second) << name;
+        EXPECT_EQ(file_type(std::to_string(number_and_base.first)).name, name);
+        EXPECT_NE(tools::file_type_names().find(name), std::string::npos) << name;
     }
-    EXPECT_THROW(file_type("21"), Error);  // Q2_K_S needs an importance matrix
 }
 
 // A llama-shaped model: n_layer layers, rows of `width` (ffn_down: 2*width).
@@ -191,26 +203,111 @@ TEST(QuantizeMix, SeventyBAndFalconRules) {
     EXPECT_EQ(c.at("output.weight"), T::Q8_0);
 }
 
-// Every tensor of the default model, every file type: the type llama.cpp chose.
-TEST(QuantizeMix, DefaultModelMatchesLlamaCppForEveryFileType) {
-    const nlohmann::json doc = quantize_reference("choices.json");
+// The IQ types' rules by hand, on 8 layers of 512 (ffn_down 1024): no fallbacks, no GQA.
+TEST(QuantizeMix, IqThreeBitMixes) {
+    const MixModel m = toy_model(8, 512, false);
+    MixModel with = m;
+    with.has_imatrix = true;
+    const auto xxs = choose("IQ3_XXS", m), xxs_i = choose("IQ3_XXS", with), xs = choose("IQ3_XS", m),
+               s3 = choose("IQ3_S", m), m3 = choose("IQ3_M", m);
+    for (int i = 0; i < 8; ++i) {
+        EXPECT_EQ(xxs.at(blk(i, "attn_v.weight")), T::IQ3_S) << i;   // without a matrix
+        EXPECT_EQ(xxs_i.at(blk(i, "attn_v.weight")), T::IQ3_XXS) << i;
+        EXPECT_EQ(xxs.at(blk(i, "ffn_down.weight")), i < 1 ? T::Q4_K : T::Q3_K) << i;
+        EXPECT_EQ(xxs_i.at(blk(i, "ffn_down.weight")), T::IQ3_XXS) << i;
+        for (const char* n : {"attn_q.weight", "attn_k.weight"}) EXPECT_EQ(xxs.at(blk(i, n)), T::IQ2_S) << i;
+        EXPECT_EQ(xxs.at(blk(i, "attn_output.weight")), T::IQ3_S) << i;
+        EXPECT_EQ(xxs.at(blk(i, "ffn_up.weight")), T::IQ3_XXS) << i;
+        // IQ3_XS: the middle layers' ffn_gate / ffn_up and every attn_q / attn_k take IQ3_XXS.
+        const T middle = i >= 1 && i < 7 ? T::IQ3_XXS : T::IQ3_S;
+        EXPECT_EQ(xs.at(blk(i, "ffn_gate.weight")), middle) << i;
+        EXPECT_EQ(xs.at(blk(i, "ffn_up.weight")), middle) << i;
+        for (const char* n : {"attn_q.weight", "attn_k.weight"}) EXPECT_EQ(xs.at(blk(i, n)), T::IQ3_XXS) << i;
+        for (const char* n : {"attn_v.weight", "attn_output.weight", "ffn_down.weight"}) EXPECT_EQ(xs.at(blk(i, n)), T::IQ3_S) << i;
+        for (const char* n : {"attn_v.weight", "attn_q.weight", "attn_output.weight", "ffn_down.weight"}) {
+            EXPECT_EQ(s3.at(blk(i, n)), T::IQ3_S) << i;
+        }
+        EXPECT_EQ(m3.at(blk(i, "attn_v.weight")), T::Q4_K) << i;
+        EXPECT_EQ(m3.at(blk(i, "attn_output.weight")), T::Q4_K) << i;
+        EXPECT_EQ(m3.at(blk(i, "ffn_down.weight")), i < 1 ? T::Q4_K : T::IQ3_S) << i;
+        EXPECT_EQ(m3.at(blk(i, "ffn_gate.weight")), T::IQ3_S) << i;
+    }
+    EXPECT_EQ(xxs.at("token_embd.weight"), T::Q5_K);  // tied: the output projection
+    EXPECT_EQ(m3.at("token_embd.weight"), T::Q6_K);
+    EXPECT_EQ(choose("IQ3_XXS", toy_model(2, 512, true)).at("token_embd.weight"), T::IQ3_S);
+    // Grouped-query attention of 4 or more: attn_v Q4_K.
+    for (const char* type : {"IQ3_XXS", "IQ3_XS", "IQ3_S"}) {
+        EXPECT_EQ(choose(type, toy_model(2, 512, false, 8, 2)).at("blk.0.attn_v.weight"), T::Q4_K) << type;
+    }
+}
+
+TEST(QuantizeMix, OneAndTwoBitMixes) {
+    MixModel m = toy_model(8, 512, true);
+    m.has_imatrix = true;
+    for (const char* type : {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M"}) {
+        const std::string t = type;
+        const bool s_or_m = t == "IQ2_S" || t == "IQ2_M";
+        const T base = file_type(type).base.value();
+        const auto c = choose(type, m);
+        EXPECT_EQ(c.at("output.weight"), T::Q5_K) << type;
+        EXPECT_EQ(c.at("token_embd.weight"), s_or_m ? T::IQ3_S : T::Q2_K) << type;
+        for (int i = 0; i < 8; ++i) {
+            EXPECT_EQ(c.at(blk(i, "attn_v.weight")), s_or_m ? T::IQ3_S : T::Q2_K) << type << " " << i;
+            EXPECT_EQ(c.at(blk(i, "ffn_down.weight")), i < 1 ? (s_or_m ? T::IQ3_S : T::Q2_K) : base) << type << " " << i;
+            const T attn_output = t.starts_with("IQ1") ? T::IQ2_XXS : s_or_m ? T::IQ3_S : base;
+            EXPECT_EQ(c.at(blk(i, "attn_output.weight")), attn_output) << type << " " << i;
+            for (const char* n : {"attn_q.weight", "attn_k.weight", "ffn_gate.weight", "ffn_up.weight"}) {
+                EXPECT_EQ(c.at(blk(i, n)), base) << type << " " << n;
+            }
+        }
+        EXPECT_EQ(choose(type, toy_model(2, 512, false, 8, 2)).at("blk.0.attn_v.weight"), T::Q4_K) << type;
+        // Rows of 576 do not fit a 256-element block: IQ4_NL.
+        EXPECT_EQ(choose(type, toy_model(2, 576, false)).at("blk.1.attn_q.weight"), T::IQ4_NL) << type;
+    }
+    const auto q2s = choose("Q2_K_S", m);
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(q2s.at(blk(i, "ffn_down.weight")), i < 1 ? T::Q4_K : T::Q2_K) << i;
+    EXPECT_EQ(q2s.at("blk.0.attn_v.weight"), T::Q2_K);
+    EXPECT_EQ(choose("Q2_K_S", toy_model(2, 512, false, 8, 2)).at("blk.0.attn_v.weight"), T::Q4_K);
+    const auto tq = choose("TQ1_0", m);
+    EXPECT_EQ(tq.at("token_embd.weight"), T::Q4_K);
+    EXPECT_EQ(tq.at("output.weight"), T::Q6_K);
+    EXPECT_EQ(tq.at("blk.0.ffn_down.weight"), T::TQ1_0);
+    EXPECT_EQ(choose("TQ2_0", toy_model(2, 576, false)).at("blk.1.attn_q.weight"), T::Q4_0);
+}
+
+// The default model described as the F32 copy the references quantized.
+MixModel default_model_as_f32(bool has_imatrix) {
     MixModel m = tools::describe_model(GgufFile::open(default_model_path()));
-    for (MixTensor& t : m.tensors) t.type = T::F32;  // the reference quantized the F32 copy
-    ASSERT_EQ(doc["types"].size(), 19u);
-    for (const auto& [type, ref] : doc["types"].items()) {
-        const FileType ft = file_type(type);
-        EXPECT_EQ(ref["ftype"].get<int>(), ft.ftype);
+    for (MixTensor& t : m.tensors) t.type = T::F32;
+    m.has_imatrix = has_imatrix;
+    return m;
+}
+
+// Each file type of `types` (choices*.json) chooses llama.cpp's type for every tensor.
+void expect_choices_as_reference(const nlohmann::json& types, bool has_imatrix) {
+    const MixModel m = default_model_as_f32(has_imatrix);
+    for (const auto& [type, ref] : types.items()) {
+        EXPECT_EQ(ref["ftype"].get<int>(), file_type(type).ftype);
+        if (ref.contains("refused")) continue;  // IqFileTypesWithoutAMatrixAreRefusedAsByLlamaCpp
         const auto c = choose(type, m);
         ASSERT_EQ(ref["tensors"].size(), c.size()) << type;
         int same = 0;
         for (const auto& [name, expected] : ref["tensors"].items()) {
             const std::string want = expected[0].get<std::string>();
             const std::string got(type_name(c.at(name)));
-            EXPECT_EQ(got, want) << type << " " << name;
+            EXPECT_EQ(got, want) << type << (has_imatrix ? " (imatrix) " : " ") << name;
             same += got == want;
         }
-        std::cout << "[ choices] " << type << ": " << same << "/" << c.size() << " tensors as llama.cpp\n";
+        std::cout << "[ choices] " << type << (has_imatrix ? " with an imatrix: " : ": ") << same << "/" << c.size()
+                  << " tensors as llama.cpp\n";
     }
+}
+
+// Every tensor of the default model, every file type: the type llama.cpp chose.
+TEST(QuantizeMix, DefaultModelMatchesLlamaCppForEveryFileType) {
+    const nlohmann::json doc = quantize_reference("choices.json");
+    ASSERT_EQ(doc["types"].size(), 19u);
+    expect_choices_as_reference(doc["types"], false);
 }
 
 }  // namespace

@@ -50,4 +50,26 @@ inline std::string f32_source() {
     return path;
 }
 
+// Every tensor of `file` has the type and the short sha256 (16 hex digits) of `ref`'s
+// name -> [type, sha] (the tables the reference scripts write).
+inline void expect_tensors_as_reference(const GgufFile& file, const nlohmann::json& ref, const std::string& label) {
+    ASSERT_EQ(file.tensors().size(), ref.size()) << label;
+    for (const GgufTensor& t : file.tensors()) {
+        ASSERT_TRUE(ref.contains(t.name)) << label << " " << t.name;
+        EXPECT_EQ(type_name(t.type), ref[t.name][0].get<std::string>()) << label << " " << t.name;
+        EXPECT_EQ(sha256_hex({t.data, t.nbytes}).substr(0, 16), ref[t.name][1].get<std::string>())
+            << label << " " << t.name << ": tensor bytes differ from llama.cpp's";
+    }
+}
+
+// The quantize.imatrix.* keys the reference recorded, with the same values.
+inline void expect_imatrix_keys_as_reference(const GgufFile& file, const nlohmann::json& keys, const std::string& label) {
+    for (const auto& [k, v] : keys.items()) {
+        const GgufValue* ours = file.find(k);
+        ASSERT_TRUE(ours) << label << " " << k;
+        if (v.is_string()) EXPECT_EQ(ours->as_string(), v.get<std::string>()) << label << " " << k;
+        else EXPECT_EQ(ours->as_int(), v.get<int64_t>()) << label << " " << k;
+    }
+}
+
 }  // namespace natter::test
