@@ -22,8 +22,8 @@ void quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
 
 // The same with an importance matrix: quant_weights[i] is column i's mean squared activation
 // (tools/imatrix.h), and the types that use one (Q4_0, Q4_1, Q5_0, Q5_1, the k-quants, IQ4_NL,
-// IQ4_XS) are quantized as llama.cpp's quantize_row_*_impl do with it. Returns false (and
-// quantizes as quantize_row does) for a type that takes none.
+// IQ4_XS, IQ3_XXS, IQ3_S) are quantized as llama.cpp's quantize_row_*_impl do with it. Returns
+// false (and quantizes as quantize_row does) for a type that takes none (Q8_0, TQ1_0, TQ2_0).
 bool quantize_row_imatrix(GgmlType type, const float* src, const float* quant_weights, void* dst, int64_t n);
 
 // Quantize an activation row into a vec_dot_type the way llama.cpp's x86 CPU backend does

@@ -210,6 +210,20 @@ void check_finite(GgmlType type, const float* src, int64_t n) {
     }
 }
 
+// As detail::visit_block_type for the IQ super-block and ternary types natter quantizes
+// (quant/quantize_iq4.cpp, quant/quantize_iq3.cpp, quant/quantize_tq.cpp).
+template <typename F>
+bool visit_iq_quantizer(GgmlType type, F&& f) {
+    switch (type) {
+        case GgmlType::IQ4_XS: f(BlockIQ4_XS{}); return true;
+        case GgmlType::IQ3_XXS: f(BlockIQ3_XXS{}); return true;
+        case GgmlType::IQ3_S: f(BlockIQ3_S{}); return true;
+        case GgmlType::TQ1_0: f(BlockTQ1_0{}); return true;
+        case GgmlType::TQ2_0: f(BlockTQ2_0{}); return true;
+        default: return false;
+    }
+}
+
 template <typename Block>
 void quantize_blocks(const float* src, void* dst, int64_t n) {
     auto* blocks = static_cast<Block*>(dst);
@@ -239,7 +253,8 @@ bool quantize_weighted_blocks(const float* src, const float* qw, void* dst, int6
 void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
     row_size(type, n);  // throws on an unknown type or a partial block
     check_finite(type, src, n);
-    if (type == GgmlType::IQ4_XS) return quantize_blocks<BlockIQ4_XS>(src, dst, n);
+    const bool iq = visit_iq_quantizer(type, [&](auto tag) { quantize_blocks<decltype(tag)>(src, dst, n); });
+    if (iq) return;
     if (detail::is_iq_super_block(type)) {
         throw Error("natter cannot quantize to " + std::string(type_name(type)) + " yet (it reads such files).");
     }
@@ -249,19 +264,16 @@ void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
 
 bool quantize_row_imatrix(GgmlType type, const float* src, const float* quant_weights, void* dst, int64_t n) {
     row_size(type, n);
-    if (type == GgmlType::IQ4_XS) {
-        check_finite(type, src, n);
-        return quantize_weighted_blocks<BlockIQ4_XS>(src, quant_weights, dst, n);
-    }
     bool weighted = false;
-    detail::visit_block_type(type, [&](auto tag) {
+    const auto weigh = [&](auto tag) {
         using Block = decltype(tag);
         if constexpr (requires(Block b) { detail::quantize(src, quant_weights, b); } ||
                       requires(Block b) { detail::quantize(src, quant_weights, 0.0f, b); }) {
             check_finite(type, src, n);
             weighted = quantize_weighted_blocks<Block>(src, quant_weights, dst, n);
         }
-    });
+    };
+    if (!visit_iq_quantizer(type, weigh)) detail::visit_block_type(type, weigh);
     if (!weighted) quantize_row(type, src, dst, n);
     return weighted;
 }

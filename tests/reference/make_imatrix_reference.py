@@ -64,6 +64,17 @@ def short_sha(blob):
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def quantized_table(path):
+    """A quantized file's quantize.imatrix.* keys and, per tensor, its type and short sha256."""
+    r = gguf.GGUFReader(path)
+    keys = {}
+    for k, field in r.fields.items():
+        if k.startswith("quantize.imatrix."):
+            v = field.parts[field.data[0]]
+            keys[k] = bytes(v).decode() if field.types[0] == gguf.GGUFValueType.STRING else int(v[0])
+    return {"keys": keys, "tensors": {t.name: [t.tensor_type.name, short_sha(t.data.tobytes())] for t in r.tensors}}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name in TINY:
@@ -101,15 +112,8 @@ def main():
             use = imat if not fmt else imat[: -len("gguf")] + "dat"
             run([os.path.join(BIN, "llama-quantize"), "--allow-requantize", "--imatrix", os.path.relpath(use, DATA),
                  os.path.relpath(source, DATA), out, qtype], cwd=DATA)
-            r = gguf.GGUFReader(out)
-            keys = {}
-            for k, field in r.fields.items():
-                if k.startswith("quantize.imatrix."):
-                    v = field.parts[field.data[0]]
-                    keys[k] = bytes(v).decode() if field.types[0] == gguf.GGUFValueType.STRING else int(v[0])
-            results[t] = {"keys": keys,
-                          "tensors": {tt.name: [tt.tensor_type.name, short_sha(tt.data.tobytes())] for tt in r.tensors}}
-            print(f"quantize {t}: {len(r.tensors)} tensors")
+            results[t] = quantized_table(out)
+            print(f"quantize {t}: {len(results[t]['tensors'])} tensors")
         with open(os.path.join(OUT, "quantize.json"), "w") as f:
             json.dump({"generator": "tests/reference/make_imatrix_reference.py",
                        "made_by": "llama-quantize --allow-requantize --imatrix imatrix/<model>.imatrix.gguf "
