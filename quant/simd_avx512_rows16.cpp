@@ -79,19 +79,26 @@ struct Q4kRows16 {
 };
 
 void interleave_q4_k(const uint8_t* w, size_t ws, int64_t nb, Q4kRows16* dst) {
-    int8_t q[QK_K];
     detail::KGroups groups;
+    // Dword k of a chunk's 32 bytes goes to group k: 64 bytes (16 dwords) apart in the copy.
+    const __m256i to_groups = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+    const __m256i m15 = _mm256_set1_epi8(15);
     for (int r = 0; r < 16; ++r) {
         const auto* x = reinterpret_cast<const BlockQ4_K*>(w + r * ws);
         for (int64_t b = 0; b < nb; ++b) {
             Q4kRows16& s = dst[b];
             s.d[r] = half_to_float(x[b].d);
             s.dmin[r] = half_to_float(x[b].dmin);
-            detail::unpack(x[b], q, groups);  // quants 0..15 in element order
+            detail::k4_groups(x[b].scales, groups);
             for (int c = 0; c < 8; ++c) {
                 s.scales[c][r] = groups.scales[c];
                 s.mins[c / 2][2 * r + c % 2] = static_cast<int16_t>(groups.mins[c]);
-                scatter_chunk(reinterpret_cast<const uint8_t*>(q + 32 * c), s.q[c], r);
+            }
+            // Chunk pair p: 32 bytes, low nibbles chunk 2p, high nibbles chunk 2p + 1.
+            for (int p = 0; p < 4; ++p) {
+                const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * p));
+                _mm256_i32scatter_epi32(&s.q[2 * p][0][4 * r], to_groups, _mm256_and_si256(bits, m15), 4);
+                _mm256_i32scatter_epi32(&s.q[2 * p + 1][0][4 * r], to_groups, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m15), 4);
             }
         }
     }

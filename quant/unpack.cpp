@@ -112,13 +112,13 @@ void unpack(const BlockQ3_K& block, int8_t q[QK_K], KGroups& groups) {
     std::memset(groups.mins, 0, sizeof(groups.mins));
 }
 
-namespace {
-
 void k4_groups(const uint8_t packed[K_SCALE_SIZE], KGroups& groups) {
     groups.count = 8;
     groups.group_size = 32;
     for (int g = 0; g < 8; ++g) k4_scale_min(packed, g, groups.scales[g], groups.mins[g]);
 }
+
+namespace {
 
 void unpack_k4_quants(const uint8_t qs[QK_K / 2], int8_t q[QK_K]) {
     for (int chunk = 0; chunk < QK_K / 64; ++chunk) unpack_nibbles(qs + 32 * chunk, 32, q + 64 * chunk);

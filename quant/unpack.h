@@ -37,6 +37,8 @@ void unpack(const BlockQ3_K& block, int8_t q[QK_K], KGroups& groups);
 void unpack(const BlockQ4_K& block, int8_t q[QK_K], KGroups& groups);
 void unpack(const BlockQ5_K& block, int8_t q[QK_K], KGroups& groups);
 void unpack(const BlockQ6_K& block, int8_t q[QK_K], KGroups& groups);
+// Only the groups of Q4_K / Q5_K's 12 packed scale bytes (8 groups of 32).
+void k4_groups(const uint8_t packed[K_SCALE_SIZE], KGroups& groups);
 
 // Blocks made of groups with their own scales (the k-quants, but not Q8_K).
 template <typename Block>
