@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "inference/forward.h"
 #include "quant/kernels.h"
@@ -47,7 +48,10 @@ void Forward::flash_attention(int layer, int first, int end, int n_past) {
     const Hparams& hp = model_.hparams();
     const int rows = end - first;
     const int n_kv = cache_.padded_length(n_past + end);
-    fa_acc16_.resize(static_cast<size_t>(n_threads_) * hp.head_dim);
+    const size_t group = static_cast<size_t>(hp.n_head / hp.n_head_kv);
+    fa_acc16_.resize(static_cast<size_t>(n_threads_) * group * hp.head_dim);
+    fa_q32_.resize(static_cast<size_t>(n_threads_) * group * hp.head_dim);
+    fa_kv32_.resize(static_cast<size_t>(n_threads_) * 2 * hp.head_dim);
     if (rows == 1 && n_kv >= kSplitMin) {
         flash_split(layer, first, n_past + first, n_kv);
         return;
@@ -62,70 +66,106 @@ void Forward::flash_attention(int layer, int first, int end, int n_past) {
             const int t = first + static_cast<int>(i / hp.n_head);
             const int h = static_cast<int>(i % hp.n_head);
             float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
-            float max = 0.0f, sum = 0.0f;
-            flash_row(layer, t, h, n_past + t, 0, n_kv, thread, out, max, sum);
-            scale_row(out, hd, sum == 0.0f ? 0.0f : 1.0f / sum);
+            float stats[2] = {0.0f, 0.0f};  // max, sum
+            flash_heads(layer, t, h, 1, n_past + t, 0, n_kv, thread, out, stats, 0);
+            scale_row(out, hd, stats[1] == 0.0f ? 0.0f : 1.0f / stats[1]);
         }
     });
 }
 
-// ggml's one_chunk for one row and head: the online softmax over the visible positions of
-// [begin, end) in order, the values accumulated in F16 as ggml_vec_scale_f16 / _mad_f16 do.
-void Forward::flash_row(int layer, int t, int h, int pos, int begin, int end, int thread, float* out, float& max,
-                        float& sum) {
+// ggml's one_chunk for one row and heads h0 .. h0 + n - 1 (all of one KV head): the online
+// softmax over the visible positions of [begin, end) in order, the values accumulated in F16
+// as ggml_vec_scale_f16 / _mad_f16 do. Head i's values go to out + i * stride, its maximum and
+// sum to out[i * stride - 2] and out[i * stride - 1] when stride > 0 (flash_split's partials),
+// else to stats[0] and stats[1]. Each head's steps are its own, in ggml's order; heads that
+// share a KV head share the widening of each K and V row to floats (exact), which ggml does
+// once per head.
+void Forward::flash_heads(int layer, int t, int h0, int n, int pos, int begin, int end, int thread, float* out,
+                          float* stats, size_t stride) {
     const Hparams& hp = model_.hparams();
-    const int hd = hp.head_dim;
-    const int kvh = h / (hp.n_head / hp.n_head_kv);
+    const size_t hd = static_cast<size_t>(hp.head_dim);
+    const int kvh = h0 / (hp.n_head / hp.n_head_kv);
     const float scale = kq_scale(hp);
     const Kernels& k = kernels();
-    uint16_t* acc = &fa_acc16_[static_cast<size_t>(thread) * hd];
-    std::fill(acc, acc + hd, uint16_t{0});
-    float* q32 = &q32_[static_cast<size_t>(thread) * hd];
-    k.fp16_to_fp32_row(&q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd], q32, hd);
-    float m = kNegInf, s = 0.0f;
+    uint16_t* acc = &fa_acc16_[static_cast<size_t>(thread) * n * hd];
+    std::fill(acc, acc + n * hd, uint16_t{0});
+    float* q32 = &fa_q32_[static_cast<size_t>(thread) * n * hd];
+    for (int i = 0; i < n; ++i) {
+        k.fp16_to_fp32_row(&q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h0 + i) * hd], q32 + i * hd,
+                           static_cast<int64_t>(hd));
+    }
+    float* k32 = &fa_kv32_[static_cast<size_t>(thread) * 2 * hd];
+    float* v32 = k32 + hd;
+    thread_local std::vector<float> running;  // each head's maximum and sum so far
+    running.assign(static_cast<size_t>(2 * n), 0.0f);
+    float* m = running.data();
+    float* s = m + n;
+    std::fill(m, m + n, kNegInf);
     const int to = std::min(end, pos + 1);
     for (int ic = std::max(begin, visible_from(hp, layer, pos)); ic < to; ++ic) {
-        const float score = k.dot_f16_widened_y(hd, cache_.k_at(layer, ic) + kvh * hd, q32) * scale;
-        const uint16_t* v = cache_.v_at(layer, ic) + kvh * hd;
-        if (score > m) {
-            // A new maximum: the sum so far and the values scale by expf(old - new), this
-            // position weighs 1. (ggml's S = S*ms + vs is one fused multiply-add.)
-            const float ms = std::exp(m - score);
-            m = score;
-            k.scale_f16(hd, acc, ms);
-            k.mad_f16(hd, acc, v, 1.0f);
-            s = std::fma(s, ms, 1.0f);
-        } else {
-            const float vs = std::exp(score - m);
-            k.mad_f16(hd, acc, v, vs);
-            s = s + vs;  // fma(s, 1, vs)
+        const uint16_t* k16 = cache_.k_at(layer, ic) + kvh * hd;
+        const uint16_t* v16 = cache_.v_at(layer, ic) + kvh * hd;
+        if (n > 1) {
+            k.fp16_to_fp32_row(k16, k32, static_cast<int64_t>(hd));
+            k.fp16_to_fp32_row(v16, v32, static_cast<int64_t>(hd));
+        }
+        for (int i = 0; i < n; ++i) {
+            const float* qi = q32 + i * hd;
+            uint16_t* a = acc + i * hd;
+            const float score = (n > 1 ? k.dot_f16_widened(hd, k32, qi) : k.dot_f16_widened_y(hd, k16, qi)) * scale;
+            float weight = 1.0f;
+            if (score > m[i]) {
+                // A new maximum: the sum so far and the values scale by expf(old - new), this
+                // position weighs 1. (ggml's S = S*ms + vs is one fused multiply-add.)
+                const float ms = std::exp(m[i] - score);
+                m[i] = score;
+                k.scale_f16(hd, a, ms);
+                s[i] = std::fma(s[i], ms, 1.0f);
+            } else {
+                weight = std::exp(score - m[i]);
+                s[i] = s[i] + weight;  // fma(s, 1, vs)
+            }
+            if (n > 1) {
+                k.mad_f16_widened(hd, a, v32, weight);
+            } else {
+                k.mad_f16(hd, a, v16, weight);
+            }
         }
     }
-    k.fp16_to_fp32_row(acc, out, hd);
-    max = m;
-    sum = s;
+    for (int i = 0; i < n; ++i) {
+        float* o = out + i * stride;
+        k.fp16_to_fp32_row(acc + i * hd, o, static_cast<int64_t>(hd));
+        float* st = stride > 0 ? o - 2 : stats;
+        st[0] = m[i];
+        st[1] = s[i];
+    }
 }
 
 // A lone row over n_kv >= 512 positions: ggml splits them into n_threads ranges of
 // ceil(n_kv / n_threads), runs each range's online softmax for every head, then merges the
 // ranges in order (ggml_flash_attn_ext_reduce_partials, with the FMAs its compiled code has).
+// Here each range takes its heads a KV head's group at a time (flash_heads).
 void Forward::flash_split(int layer, int t, int pos, int n_kv) {
     const Hparams& hp = model_.hparams();
     const int hd = hp.head_dim;
     const int nth = n_threads_;
+    const int group = hp.n_head / hp.n_head_kv;
     const int chunk = (n_kv + nth - 1) / nth;
     const size_t stride = 2 + static_cast<size_t>(hd);
     fa_partials_.resize(static_cast<size_t>(hp.n_head) * nth * stride);
     pool_.parallel_for(nth, 1, [&](int64_t begin, int64_t stop, int thread) {
         for (int64_t c = begin; c < stop; ++c) {
             const int ic0 = static_cast<int>(c) * chunk;
-            for (int h = 0; h < hp.n_head; ++h) {
+            for (int h = 0; h < hp.n_head; h += group) {
                 float* p = &fa_partials_[(static_cast<size_t>(h) * nth + static_cast<size_t>(c)) * stride];
                 if (ic0 < n_kv) {
-                    flash_row(layer, t, h, pos, ic0, std::min(ic0 + chunk, n_kv), thread, p + 2, p[0], p[1]);
+                    flash_heads(layer, t, h, group, pos, ic0, std::min(ic0 + chunk, n_kv), thread, p + 2, nullptr,
+                                static_cast<size_t>(nth) * stride);
                 } else {
-                    p[0] = kNegInf;
-                    p[1] = 0.0f;
+                    for (int i = 0; i < group; ++i) {
+                        p[i * nth * stride] = kNegInf;
+                        p[i * nth * stride + 1] = 0.0f;
+                    }
                 }
             }
         }

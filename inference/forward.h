@@ -111,7 +111,8 @@ private:
     void flash_attention(int layer, int first, int end, int n_past);
     // One query row and head over cache positions [begin, end) (ggml's one_chunk): the
     // unnormalised F32 result and the running maximum and sum.
-    void flash_row(int layer, int t, int h, int pos, int begin, int end, int thread, float* out, float& max, float& sum);
+    void flash_heads(int layer, int t, int h0, int n, int pos, int begin, int end, int thread, float* out, float* stats,
+                     size_t stride);
     void flash_split(int layer, int t, int pos, int n_kv);
     void flash_tiled(int layer, int first, int end, int n_past, int n_kv);
     void resize_scratch(int n_tokens);
@@ -146,6 +147,7 @@ private:
     // Flash attention: per thread, the F16 accumulator and the tiled path's rows; the split
     // path's partial results [head][chunk][max, sum, values].
     std::vector<uint16_t> fa_acc16_;
+    std::vector<float> fa_q32_, fa_kv32_;  // flash_heads: its heads' queries, a K and a V row widened
     std::vector<float> fa_tile_, fa_partials_;
 };
 

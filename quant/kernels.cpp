@@ -87,6 +87,13 @@ float dot_f16_widened_y_ref(int64_t n, const uint16_t* x, const float* y) {
     return dot_f16_ref(n, x, yh.data());
 }
 
+// Back to halves (exact for F16 values), then as dot_f16_ref.
+float dot_f16_widened_ref(int64_t n, const float* x, const float* y) {
+    std::vector<uint16_t> xh(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) xh[i] = fp32_to_fp16(x[i]);
+    return dot_f16_widened_y_ref(n, xh.data(), y);
+}
+
 // Back to halves (exact for F16 values), then as dot_f16_rows_ref.
 void dot_f16_rows_widened_ref(int64_t n, const float* x, size_t x_stride, int n_rows, const float* y, float* out) {
     std::vector<uint16_t> xh(static_cast<size_t>(n)), yh(static_cast<size_t>(n));
@@ -122,6 +129,10 @@ void mad_f16_ref(int64_t n, uint16_t* y, const uint16_t* x, float v) {
     for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(x[i]), v, fp16_to_fp32(y[i])));
 }
 
+void mad_f16_widened_ref(int64_t n, uint16_t* y, const float* x, float v) {
+    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(std::fma(x[i], v, fp16_to_fp32(y[i])));
+}
+
 void scale_f16_ref(int64_t n, uint16_t* y, float v) {
     for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * v);
 }
@@ -137,9 +148,9 @@ void gemm_f32_fma_ref(int m, int k, int n, const float* a, size_t lda, const flo
 }
 
 constexpr Kernels kReference = {
-    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref, dot_f16_rows_ref,
-    dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref, softmax_exp_ref, swiglu_ref,
-    mad_f16_ref, scale_f16_ref, gemm_f32_fma_ref,
+    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref,
+    dot_f16_widened_ref, dot_f16_rows_ref, dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref,
+    softmax_exp_ref, swiglu_ref, mad_f16_ref, mad_f16_widened_ref, scale_f16_ref, gemm_f32_fma_ref,
 };
 
 // AVX2, FMA and F16C from cpuid itself (clang 14's __builtin_cpu_supports knows no "f16c"),

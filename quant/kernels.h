@@ -56,6 +56,9 @@ struct Kernels {
     HalfDotFn dot_f16_batch;
     // dot_f16 with y already widened to floats (every y[i] an F16 value), bit for bit.
     float (*dot_f16_widened_y)(int64_t n, const uint16_t* x, const float* y);
+    // dot_f16 with x and y both widened to floats, bit for bit (a K row widened once serves
+    // every query head of its group).
+    float (*dot_f16_widened)(int64_t n, const float* x, const float* y);
     // out[r] = dot_f16_batch(n, x + r * x_stride, y) for r < n_rows, bit for bit.
     void (*dot_f16_batch_rows)(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const uint16_t* y, float* out);
     // The same on halves already widened to floats (every x and y an F16 value), bit for bit:
@@ -74,6 +77,8 @@ struct Kernels {
     // Flash attention's F16 accumulator, as ggml_vec_mad_f16 and ggml_vec_scale_f16 round it:
     // y[i] = fp16(fma(x[i], v, y[i])) and y[i] = fp16(y[i] * v), x and y halves.
     void (*mad_f16)(int64_t n, uint16_t* y, const uint16_t* x, float v);
+    // mad_f16 with x widened to floats (every x[i] an F16 value), bit for bit.
+    void (*mad_f16_widened)(int64_t n, uint16_t* y, const float* x, float v);
     void (*scale_f16)(int64_t n, uint16_t* y, float v);
     // C[m x n] += A[m x k] * B[k x n] (row strides lda, ldb, ldc), each output one fused
     // multiply-add per k in order of k, as ggml's simd_gemm (flash attention's tiled path).

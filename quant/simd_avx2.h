@@ -159,6 +159,7 @@ float tinyblas_dot_bf16(int64_t n, const void* w, const void* a);
 void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_rows, const uint16_t* y, float* out);
 // vec_dot_f16 with y already widened to floats (every y[i] an F16 value), bit for bit.
 float vec_dot_f16_widened_y(int64_t n, const uint16_t* x, const float* y);
+float vec_dot_f16_widened(int64_t n, const float* x, const float* y);
 void tinyblas_dot_f16_rows_widened(int64_t n, const float* x, size_t stride, int n_rows, const float* y, float* out);
 
 // Tiles of those dot products (TileDotFn in quant/kernels.h), bit for bit the kernels above.
@@ -203,6 +204,7 @@ double softmax_exp(int64_t n, float* y, const float* x, float max);
 void swiglu(int64_t n, const float* gate, const float* up, float* out);
 // Flash attention (simd_avx2_attention.cpp).
 void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float v);
+void mad_f16_widened(int64_t n, uint16_t* y, const float* x, float v);
 void scale_f16(int64_t n, uint16_t* y, float v);
 void gemm_f32_fma(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc);
 

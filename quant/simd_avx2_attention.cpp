@@ -58,6 +58,13 @@ void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float v) {
     for (; i < n; ++i) y[i] = fp32_to_fp16(std::fma(half_to_float(x[i]), v, half_to_float(y[i])));
 }
 
+void mad_f16_widened(int64_t n, uint16_t* y, const float* x, float v) {
+    const __m256 vv = _mm256_set1_ps(v);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) store_f16(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), vv, load_f16(y + i)));
+    for (; i < n; ++i) y[i] = fp32_to_fp16(std::fma(x[i], v, half_to_float(y[i])));
+}
+
 void scale_f16(int64_t n, uint16_t* y, float v) {
     const __m256 vv = _mm256_set1_ps(v);
     int64_t i = 0;

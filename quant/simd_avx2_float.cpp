@@ -86,6 +86,14 @@ float vec_dot_f16_widened_y(int64_t n, const uint16_t* x, const float* y) {
     return static_cast<float>(sum);
 }
 
+float vec_dot_f16_widened(int64_t n, const float* x, const float* y) {
+    float vector_sum = 0.0f;
+    int64_t i = dot_four_accumulators(n, x, y, load_f32, vector_sum);
+    double sum = vector_sum;
+    for (; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
+    return static_cast<float>(sum);
+}
+
 float vec_dot_bf16(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const uint16_t*>(w);
     const auto* y = static_cast<const uint16_t*>(a);

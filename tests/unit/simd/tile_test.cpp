@@ -208,6 +208,17 @@ TEST(HalfDotRows, OneRowWithWidenedQuery) {
             EXPECT_EQ(std::bit_cast<uint32_t>(table->dot_f16_widened_y(n, x.data(), y32.data())),
                       std::bit_cast<uint32_t>(table->dot_f16(n, x.data(), y.data())))
                 << table->name << " n=" << n;
+            // Both widened (a K row widened once for its group of query heads).
+            std::vector<float> x32(x.size());
+            table->fp16_to_fp32_row(x.data(), x32.data(), n);
+            EXPECT_EQ(std::bit_cast<uint32_t>(table->dot_f16_widened(n, x32.data(), y32.data())),
+                      std::bit_cast<uint32_t>(table->dot_f16(n, x.data(), y.data())))
+                << table->name << " both widened n=" << n;
+            // Flash attention's F16 accumulator, the value row widened beforehand.
+            std::vector<uint16_t> acc(y), acc_widened(y);
+            table->mad_f16(n, acc.data(), x.data(), 0.37f);
+            table->mad_f16_widened(n, acc_widened.data(), x32.data(), 0.37f);
+            EXPECT_EQ(acc, acc_widened) << table->name << " mad_f16 n=" << n;
         }
     }
 }
