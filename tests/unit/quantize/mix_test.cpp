@@ -303,6 +303,36 @@ void expect_choices_as_reference(const nlohmann::json& types, bool has_imatrix) 
     }
 }
 
+// The IQ and ternary file types (and Q2_K_S) on the default model, with and without an
+// importance matrix (tests/reference/quantize/choices-iq.json).
+TEST(QuantizeMix, DefaultModelMatchesLlamaCppForEveryIqFileType) {
+    const nlohmann::json doc = quantize_reference("choices-iq.json");
+    ASSERT_EQ(doc["types"].size(), 13u);
+    ASSERT_EQ(doc["types_imatrix"].size(), 13u);
+    expect_choices_as_reference(doc["types"], false);
+    expect_choices_as_reference(doc["types_imatrix"], true);
+}
+
+// Where llama.cpp refused a type without a matrix on the default model, natter does too (one
+// sentence, before any work); where it made one, natter's rule lets it through.
+TEST(QuantizeMix, IqFileTypesWithoutAMatrixAreRefusedAsByLlamaCpp) {
+    const nlohmann::json doc = quantize_reference("choices-iq.json");
+    const MixModel m = default_model_as_f32(false);
+    int refused = 0;
+    for (const auto& [type, ref] : doc["types"].items()) {
+        const FileType ft = file_type(type);
+        const std::vector<T> types = tools::choose_tensor_types(ft, false, m);
+        bool needs = false;
+        for (size_t i = 0; i < types.size(); ++i) {
+            needs = needs || (tools::tensor_is_quantizable(m.tensors[i].name, m.tensors[i].n_dims) &&
+                              tools::tensor_requires_imatrix(m.tensors[i].name, types[i], ft.ftype));
+        }
+        EXPECT_EQ(needs, ref.contains("refused")) << type;
+        refused += needs;
+    }
+    EXPECT_EQ(refused, 7);  // IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, Q2_K_S
+}
+
 // Every tensor of the default model, every file type: the type llama.cpp chose.
 TEST(QuantizeMix, DefaultModelMatchesLlamaCppForEveryFileType) {
     const nlohmann::json doc = quantize_reference("choices.json");
