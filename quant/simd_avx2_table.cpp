@@ -60,7 +60,9 @@ TileDotFn tile_dot(GgmlType type, DotPath path) {
         case GgmlType::Q4_1: return avx2::splits_256_bit_ops() ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
         case GgmlType::Q5_0: return avx2::tile_q5_0;
         case GgmlType::Q5_1: return avx2::tile_q5_1;
-        case GgmlType::Q8_0: return avx2::splits_256_bit_ops() ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
+        case GgmlType::Q8_0:
+            if (avx512::has_avx512_vnni()) return avx512::tile_q8_0;
+            return avx2::splits_256_bit_ops() ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
         case GgmlType::Q4_K:
             if (path == DotPath::RepackedGemm) {
                 return avx512::has_avx512_vnni() ? avx512::tile_q4_k_repacked_gemm : avx2::tile_q4_k_repacked_gemm;
@@ -99,6 +101,7 @@ TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path) {
     if (!avx512::has_avx512_vnni()) return nullptr;
     if (type == GgmlType::Q4_K && path == DotPath::RepackedGemm) return avx512::tile_q4_k_repacked_gemm;
     if (type == GgmlType::Q6_K && path == DotPath::Tiled) return avx512::tile_q6_k_tiled;
+    if (type == GgmlType::Q8_0) return avx512::tile_q8_0;
     return nullptr;
 }
 

@@ -21,6 +21,9 @@ bool has_avx512_vnni();
 // groups through the AVX-512 kernel when the batch is large enough for its per-tile copy.
 void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
                              float* out, size_t os);
+// avx2::tile_q8_0 (vec_dot's and tinyBLAS's order for Q8_0), bit for bit: activation rows in
+// groups of 4 with VNNI's byte products (256-bit vectors: each output keeps its 8 lanes).
+void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 // avx2::tile_q6_k_tiled (the tiled k-quant order), bit for bit, the same way.
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);

@@ -39,6 +39,7 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
                              float* out, size_t os);
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);
+void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 }  // namespace avx2
 
 namespace avx512 {
@@ -260,6 +261,81 @@ void rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const void* 
     }
 }
 
+// --- Q8_0 ---------------------------------------------------------------------------------
+
+// ggml's x86 hsum of 8 floats (simd_avx2.h's hsum8): upper half plus lower half, then lanes
+// (0+2) and (1+3), then those two.
+inline float hsum8(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+// R Q8_0 weight rows x A Q8_0 activation rows in llama.cpp's order (tinyBLAS and vec_dot
+// alike): per block acc = fma(d_w * d_a, lanes, acc), lane l the integer sum of elements
+// 4l..4l+3; at the end hsum8(acc). vpdpbusd wants unsigned bytes, so the weights go in as
+// w + 128 and the excess 128 * (sum of 4 activation bytes), formed once per activation block
+// by a vpdpbusd with 128s, starts each sum negative: the lanes are exactly the AVX2 kernel's.
+template <int R, int A>
+void q8_0_micro(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* y, const float* wd, const float* ad,
+                float* out, size_t os) {
+    __m256 acc[R][A];
+    for (int r = 0; r < R; ++r) {
+        for (int a = 0; a < A; ++a) acc[r][a] = _mm256_setzero_ps();
+    }
+    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i ya[A], excess[A];
+        for (int a = 0; a < A; ++a) {
+            ya[a] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[a][b].qs));
+            excess[a] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, ya[a]));
+        }
+        for (int r = 0; r < R; ++r) {
+            const __m256i wr = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs)), bias);
+            for (int a = 0; a < A; ++a) {
+                const __m256i lanes = _mm256_dpbusd_epi32(excess[a], wr, ya[a]);
+                const __m256 d = _mm256_set1_ps(wd[r * nb + b] * ad[a * nb + b]);
+                acc[r][a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc[r][a]);
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        for (int a = 0; a < A; ++a) out[a * os + r] = hsum8(acc[r][a]);
+    }
+}
+
+// The activation rows in groups of 4 (any rest through the AVX2 kernel, which gives them
+// the generation kernel), weight rows in micro-tiles of 4 then single rows.
+void q8_0_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out, size_t os) {
+    constexpr int R = 4, A = 4;
+    const int64_t nb = n / QK8_0;
+    auto wrow = [&](int r) { return reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + r * ws); };
+    auto arow = [&](int a) { return reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + a * as); };
+    thread_local std::vector<float> wd, ad;
+    wd.resize(static_cast<size_t>(n_rows * nb));
+    ad.resize(static_cast<size_t>(A * nb));
+    for (int r = 0; r < n_rows; ++r) {
+        for (int64_t b = 0; b < nb; ++b) wd[r * nb + b] = half_to_float(wrow(r)[b].d);
+    }
+    for (int a = 0; a + A <= n_acts; a += A) {
+        const BlockQ8_0* y[A];
+        for (int i = 0; i < A; ++i) {
+            y[i] = arow(a + i);
+            for (int64_t b = 0; b < nb; ++b) ad[i * nb + b] = half_to_float(y[i][b].d);
+        }
+        int r = 0;
+        for (; r + R <= n_rows; r += R) {
+            const BlockQ8_0* x[R] = {wrow(r), wrow(r + 1), wrow(r + 2), wrow(r + 3)};
+            q8_0_micro<R, A>(nb, x, y, &wd[r * nb], ad.data(), out + a * os + r, os);
+        }
+        for (; r < n_rows; ++r) {
+            const BlockQ8_0* x[1] = {wrow(r)};
+            q8_0_micro<1, A>(nb, x, y, &wd[r * nb], ad.data(), out + a * os + r, os);
+        }
+    }
+}
+
 bool cpu_has_avx512_vnni() {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_OSXSAVE) == 0) return false;
@@ -292,6 +368,14 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
     }
     if (r == n_rows) return;
     avx2::tile_q4_k_repacked_gemm(n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r, a, as, n_acts, out + r, os);
+}
+
+void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    const int grouped = n_acts - n_acts % 4;
+    if (grouped > 0) q8_0_tile(n, w, ws, n_rows, a, as, grouped, out, os);
+    if (grouped == n_acts) return;
+    avx2::tile_q8_0(n, w, ws, n_rows, static_cast<const uint8_t*>(a) + grouped * as, as, n_acts - grouped, out + grouped * os,
+                    os);
 }
 
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,

@@ -119,14 +119,16 @@ TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
     }
 }
 
-// The k-quant batch kernels have an AVX2 form and, for CPUs with AVX-512 VNNI, a form with 16
-// rows as the lanes of a ZMM vector; both must be bit for bit the one-row kernel. The shapes
-// take the 16-row groups, an 8-row group and single rows after them, and batches around the
-// per-tile copy's threshold of 16 activation rows and its groups of 4.
-const Case kWideCases[] = {Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q6_K, DotPath::Tiled}};
+// Batch kernels with an AVX2 form and, for CPUs with AVX-512 VNNI, another (the k-quants: 16
+// rows as the lanes of a ZMM vector; Q8_0: VNNI's byte products); both must be bit for bit the
+// one-row kernel. The shapes take the 16-row groups, an 8-row group and single rows after
+// them, and batches around the per-tile copy's threshold of 16 activation rows and the groups
+// of 4 activation rows.
+const Case kWideCases[] = {Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q6_K, DotPath::Tiled},
+                           Case{GgmlType::Q8_0, DotPath::TinyBlas}, Case{GgmlType::Q8_0, DotPath::Vector}};
 const int kWideShapes[][2] = {{16, 16}, {48, 17}, {24, 19}, {35, 22}, {16, 15}, {64, 24}};
 
-TEST(TileDotForms, KQuantAvx2FormsAsVecDot) {
+TEST(TileDotForms, Avx2FormsAsVecDot) {
     if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
     std::mt19937 rng(987);
     for (const Case c : kWideCases) {
@@ -139,7 +141,7 @@ TEST(TileDotForms, KQuantAvx2FormsAsVecDot) {
     }
 }
 
-TEST(TileDotForms, KQuantAvx512FormsAsVecDot) {
+TEST(TileDotForms, Avx512FormsAsVecDot) {
     if (!avx2_kernels() || !detail::avx512_tile_dot_form(GgmlType::Q4_K, DotPath::RepackedGemm)) {
         GTEST_SKIP() << "this CPU has no AVX-512 F/BW/VL + VNNI (or NATTER_KERNELS=avx2 is set): the AVX-512 forms cannot run here";
     }
