@@ -40,6 +40,8 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);
 void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                        size_t os);
 }  // namespace avx2
 
 namespace avx512 {
@@ -336,6 +338,59 @@ void q8_0_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act,
     }
 }
 
+// --- Q4_0, llama.cpp's repacked order ------------------------------------------------------
+
+// 8 Q4_0 weight rows (the lanes) x A activation rows, as avx2's q4_0_repacked_micro: per block
+// acc = fma(integer sum, d_w * d_a, acc) lane by lane. The rows' quant bytes are transposed in
+// registers (32-bit lane r of vector k: bytes 4k..4k+3 of row r), vpdpbusd forms sum q * y of
+// the unsigned nibbles, and 8 * sum y takes the offset off: the same integers.
+template <int A>
+void q4_0_rows8(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0* const* y, const int32_t* y_sums, float* out,
+                size_t os) {
+    __m256 acc[A];
+    for (int a = 0; a < A; ++a) acc[a] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ4_0* x[8];
+        for (int r = 0; r < 8; ++r) {
+            x[r] = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
+            _mm_prefetch(reinterpret_cast<const char*>(x[r]) + 12 * 1024, _MM_HINT_T0);
+        }
+        __m256i t[4];
+        for (int r = 0; r < 4; ++r) {
+            t[r] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(x[r + 4]->qs), reinterpret_cast<const __m128i*>(x[r]->qs));
+        }
+        const __m256i u0 = _mm256_unpacklo_epi32(t[0], t[1]), u1 = _mm256_unpackhi_epi32(t[0], t[1]);
+        const __m256i u2 = _mm256_unpacklo_epi32(t[2], t[3]), u3 = _mm256_unpackhi_epi32(t[2], t[3]);
+        const __m256i groups[4] = {_mm256_unpacklo_epi64(u0, u2), _mm256_unpackhi_epi64(u0, u2),
+                                   _mm256_unpacklo_epi64(u1, u3), _mm256_unpackhi_epi64(u1, u3)};
+        uint64_t d_lo = 0, d_hi = 0;
+        for (int r = 0; r < 4; ++r) {
+            d_lo |= static_cast<uint64_t>(x[r]->d) << (16 * r);
+            d_hi |= static_cast<uint64_t>(x[r + 4]->d) << (16 * r);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_set_epi64x(static_cast<long long>(d_hi), static_cast<long long>(d_lo)));
+        __m256i dot[A];
+        for (int a = 0; a < A; ++a) dot[a] = _mm256_set1_epi32(-8 * y_sums[a * nb + b]);
+        for (int k = 0; k < 4; ++k) {
+            const __m256i lo = _mm256_and_si256(groups[k], m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(groups[k], 4), m4);
+            for (int a = 0; a < A; ++a) {
+                int32_t lo4, hi4;
+                std::memcpy(&lo4, y[a][b].qs + 4 * k, 4);
+                std::memcpy(&hi4, y[a][b].qs + 16 + 4 * k, 4);
+                dot[a] = _mm256_dpbusd_epi32(dot[a], lo, _mm256_set1_epi32(lo4));
+                dot[a] = _mm256_dpbusd_epi32(dot[a], hi, _mm256_set1_epi32(hi4));
+            }
+        }
+        for (int a = 0; a < A; ++a) {
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(y[a][b].d)));
+            acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[a]), d, acc[a]);
+        }
+    }
+    for (int a = 0; a < A; ++a) _mm256_storeu_ps(out + a * os, acc[a]);
+}
+
 bool cpu_has_avx512_vnni() {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_OSXSAVE) == 0) return false;
@@ -368,6 +423,41 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
     }
     if (r == n_rows) return;
     avx2::tile_q4_k_repacked_gemm(n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r, a, as, n_acts, out + r, os);
+}
+
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
+                        float* out, size_t os) {
+    constexpr int A = 4;
+    const int64_t nb = n / QK4_0;
+    const int grouped = n_acts - n_acts % A;
+    const int rows8 = n_rows - n_rows % 8;
+    if (grouped > 0 && rows8 > 0) {
+        thread_local std::vector<int32_t> y_sums;
+        y_sums.resize(static_cast<size_t>(A * nb));
+        for (int a = 0; a < grouped; a += A) {
+            const BlockQ8_0* y[A];
+            for (int i = 0; i < A; ++i) {
+                y[i] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + (a + i) * as);
+                for (int64_t b = 0; b < nb; ++b) {
+                    int32_t sum = 0;
+                    for (int l = 0; l < QK8_0; ++l) sum += y[i][b].qs[l];
+                    y_sums[i * nb + b] = sum;
+                }
+            }
+            for (int r = 0; r < rows8; r += 8) {
+                q4_0_rows8<A>(nb, static_cast<const uint8_t*>(w) + r * ws, ws, y, y_sums.data(), out + a * os + r, os);
+            }
+        }
+    }
+    // The rest (rows past the last 8, activation rows past the last 4) as the AVX2 kernel does.
+    if (grouped > 0 && rows8 < n_rows) {
+        avx2::tile_q4_0_repacked(n, static_cast<const uint8_t*>(w) + rows8 * ws, ws, n_rows - rows8, act, as, grouped,
+                                 out + rows8, os);
+    }
+    if (grouped < n_acts) {
+        avx2::tile_q4_0_repacked(n, w, ws, n_rows, static_cast<const uint8_t*>(act) + grouped * as, as, n_acts - grouped,
+                                 out + grouped * os, os);
+    }
 }
 
 void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {

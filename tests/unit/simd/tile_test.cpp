@@ -125,7 +125,8 @@ TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
 // them, and batches around the per-tile copy's threshold of 16 activation rows and the groups
 // of 4 activation rows.
 const Case kWideCases[] = {Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q6_K, DotPath::Tiled},
-                           Case{GgmlType::Q8_0, DotPath::TinyBlas}, Case{GgmlType::Q8_0, DotPath::Vector}};
+                           Case{GgmlType::Q8_0, DotPath::TinyBlas}, Case{GgmlType::Q8_0, DotPath::Vector},
+                           Case{GgmlType::Q4_0, DotPath::Repacked}, Case{GgmlType::Q4_0, DotPath::RepackedGemm}};
 const int kWideShapes[][2] = {{16, 16}, {48, 17}, {24, 19}, {35, 22}, {16, 15}, {64, 24}};
 
 TEST(TileDotForms, Avx2FormsAsVecDot) {
