@@ -11,6 +11,7 @@
 
 #include "quant/blocks.h"
 #include "quant/simd_avx2.h"
+#include "quant/simd_rows8.h"
 
 namespace natter::avx2 {
 namespace {
@@ -185,20 +186,9 @@ void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, 
             x[r] = &block_at<BlockQ4_0>(w, ws, r, b);
             _mm_prefetch(reinterpret_cast<const char*>(x[r]) + kRows8PrefetchBytes, _MM_HINT_T0);
         }
-        __m256i t[4];
-        for (int r = 0; r < 4; ++r) {
-            t[r] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(x[r + 4]->qs), reinterpret_cast<const __m128i*>(x[r]->qs));
-        }
-        const __m256i u0 = _mm256_unpacklo_epi32(t[0], t[1]), u1 = _mm256_unpackhi_epi32(t[0], t[1]);
-        const __m256i u2 = _mm256_unpacklo_epi32(t[2], t[3]), u3 = _mm256_unpackhi_epi32(t[2], t[3]);
-        const __m256i groups[4] = {_mm256_unpacklo_epi64(u0, u2), _mm256_unpackhi_epi64(u0, u2),
-                                   _mm256_unpacklo_epi64(u1, u3), _mm256_unpackhi_epi64(u1, u3)};
-        uint64_t d_lo = 0, d_hi = 0;
-        for (int r = 0; r < 4; ++r) {
-            d_lo |= static_cast<uint64_t>(x[r]->d) << (16 * r);
-            d_hi |= static_cast<uint64_t>(x[r + 4]->d) << (16 * r);
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_set_epi64x(static_cast<long long>(d_hi), static_cast<long long>(d_lo)));
+        const simd::Q4_0Rows8 rows = simd::load_q4_0_rows8(x);
+        const __m256i* groups = rows.groups;
+        const __m256 dw = rows.d;
         __m256i pairs[A];
         for (int a = 0; a < A; ++a) pairs[a] = _mm256_setzero_si256();
         for (int k = 0; k < 4; ++k) {

@@ -28,9 +28,10 @@
 
 // Inline code of ours compiled here for AVX-512 could become the copy the linker keeps for
 // every caller, on CPUs without it: this file calls only functions defined elsewhere
-// (detail::unpack, the one home of the bit layouts) and its own.
+// (detail::k4_groups, avx2's kernels), its own, and simd_rows8.h's (internal linkage).
 #include "quant/blocks.h"
 #include "quant/simd_avx512.h"
+#include "quant/simd_rows8.h"
 #include "quant/unpack.h"
 
 namespace natter {
@@ -356,20 +357,9 @@ void q4_0_rows8(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0* const*
             x[r] = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
             _mm_prefetch(reinterpret_cast<const char*>(x[r]) + 12 * 1024, _MM_HINT_T0);
         }
-        __m256i t[4];
-        for (int r = 0; r < 4; ++r) {
-            t[r] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(x[r + 4]->qs), reinterpret_cast<const __m128i*>(x[r]->qs));
-        }
-        const __m256i u0 = _mm256_unpacklo_epi32(t[0], t[1]), u1 = _mm256_unpackhi_epi32(t[0], t[1]);
-        const __m256i u2 = _mm256_unpacklo_epi32(t[2], t[3]), u3 = _mm256_unpackhi_epi32(t[2], t[3]);
-        const __m256i groups[4] = {_mm256_unpacklo_epi64(u0, u2), _mm256_unpackhi_epi64(u0, u2),
-                                   _mm256_unpacklo_epi64(u1, u3), _mm256_unpackhi_epi64(u1, u3)};
-        uint64_t d_lo = 0, d_hi = 0;
-        for (int r = 0; r < 4; ++r) {
-            d_lo |= static_cast<uint64_t>(x[r]->d) << (16 * r);
-            d_hi |= static_cast<uint64_t>(x[r + 4]->d) << (16 * r);
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_set_epi64x(static_cast<long long>(d_hi), static_cast<long long>(d_lo)));
+        const simd::Q4_0Rows8 rows = simd::load_q4_0_rows8(x);
+        const __m256i* groups = rows.groups;
+        const __m256 dw = rows.d;
         __m256i dot[A];
         for (int a = 0; a < A; ++a) dot[a] = _mm256_set1_epi32(-8 * y_sums[a * nb + b]);
         for (int k = 0; k < 4; ++k) {
