@@ -132,10 +132,15 @@ void q4k_rows16(int64_t nb, const Q4kRows16* w, const uint8_t* act, size_t as, f
                     for (int a = 0; a < A; ++a) dot[h][a] = _mm512_dpbusd_epi32(dot[h][a], q, broadcast4(y[a]->qs + 32 * c + 4 * k));
                 }
             }
-            const __m512i scales0 = load64(s.scales[2 * p]), scales1 = load64(s.scales[2 * p + 1]);
-            __m512i sum[A];
+            // scale * dot in floats: every value here is an integer below 2^24 in magnitude (|dot| <=
+            // 32 * 15 * 128, scale <= 63, two of them), so each product and the sum are exact and
+            // equal the int32 sum converted; vpmulld would cost two uops on port 0 each.
+            const __m512 scales0 = _mm512_cvtepi32_ps(load64(s.scales[2 * p]));
+            const __m512 scales1 = _mm512_cvtepi32_ps(load64(s.scales[2 * p + 1]));
+            __m512 sum[A];
             for (int a = 0; a < A; ++a) {
-                sum[a] = _mm512_add_epi32(_mm512_mullo_epi32(dot[0][a], scales0), _mm512_mullo_epi32(dot[1][a], scales1));
+                sum[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[0][a]), scales0,
+                                         _mm512_mul_ps(_mm512_cvtepi32_ps(dot[1][a]), scales1));
             }
             const __m512i mins = load64(s.mins[p]);
             for (int a = 0; a < A; ++a) {
@@ -144,10 +149,10 @@ void q4k_rows16(int64_t nb, const Q4kRows16* w, const uint8_t* act, size_t as, f
                 const __m512i min_sum = _mm512_madd_epi16(mins, _mm512_set1_epi32(static_cast<int>(pair)));
                 if constexpr (kGemm) {
                     const __m512 da = _mm512_set1_ps(y[a]->d);
-                    acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[a]), _mm512_mul_ps(dw, da), acc[a]);
+                    acc[a] = _mm512_fmadd_ps(sum[a], _mm512_mul_ps(dw, da), acc[a]);
                     acc_min[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(min_sum), _mm512_mul_ps(dminw, da), acc_min[a]);
                 } else {
-                    block_sum[a] = _mm512_add_epi32(block_sum[a], sum[a]);
+                    block_sum[a] = _mm512_add_epi32(block_sum[a], _mm512_cvtps_epi32(sum[a]));  // exact integers
                     block_min[a] = _mm512_add_epi32(block_min[a], min_sum);
                 }
             }
