@@ -142,11 +142,14 @@ float fit_positive_scale(int n, int nmax, const float* x, uint8_t* L, const floa
         return 0.0f;
     }
     // The sweep's error, with the quants capped at nmax only for the candidates (as there).
+    // The first error is that of the quants as stored in L, bytes: IQ2_XXS fits values of
+    // which one may be negative, whose quant wraps around (-1 is 255), as in llama.cpp.
     float iscale = static_cast<float>(nmax) / max;
     const float scale = 1 / iscale;
     float best_mse = 0.0f;
     for (int i = 0; i < n; ++i) {
-        const float diff = x[i] - scale * static_cast<float>(nearest_int(iscale * x[i]));
+        L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
+        const float diff = x[i] - scale * static_cast<float>(L[i]);
         best_mse += weights[i] * diff * diff;
     }
     for (int step = -4; step <= 4; ++step) {

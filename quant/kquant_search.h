@@ -25,7 +25,9 @@ float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L, const floa
 
 // Non-negative quants L[i] in 0..nmax for positive x ≈ scale * L (a super-block's group
 // scales or mins): 9 scales around nmax / max x by weighted squared error, then up to 5
-// passes improving one quant at a time (make_qp_quants). Returns the scale.
+// passes improving one quant at a time (make_qp_quants). Returns the scale. (IQ2_XXS passes
+// magnitudes one of which may be negated; its quant is then stored wrapped, as a byte, and
+// used so, as in llama.cpp.)
 float fit_positive_scale(int n, int nmax, const float* x, uint8_t* L, const float* weights);
 
 // As fit_symmetric_scale, but instead of a scale sweep it improves the quants one at a

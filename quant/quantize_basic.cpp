@@ -211,7 +211,7 @@ void check_finite(GgmlType type, const float* src, int64_t n) {
 }
 
 // As detail::visit_block_type for the IQ super-block and ternary types natter quantizes
-// (quant/quantize_iq4.cpp, quant/quantize_iq3.cpp, quant/quantize_tq.cpp).
+// (quant/quantize_iq4.cpp, quant/quantize_iq3.cpp, quant/quantize_iq2.cpp, quant/quantize_tq.cpp).
 template <typename F>
 bool visit_iq_quantizer(GgmlType type, F&& f) {
     switch (type) {
@@ -220,6 +220,11 @@ bool visit_iq_quantizer(GgmlType type, F&& f) {
         case GgmlType::IQ3_S: f(BlockIQ3_S{}); return true;
         case GgmlType::TQ1_0: f(BlockTQ1_0{}); return true;
         case GgmlType::TQ2_0: f(BlockTQ2_0{}); return true;
+        case GgmlType::IQ2_XXS: f(BlockIQ2_XXS{}); return true;
+        case GgmlType::IQ2_XS: f(BlockIQ2_XS{}); return true;
+        case GgmlType::IQ2_S: f(BlockIQ2_S{}); return true;
+        case GgmlType::IQ1_S: f(BlockIQ1_S{}); return true;
+        case GgmlType::IQ1_M: f(BlockIQ1_M{}); return true;
         default: return false;
     }
 }
@@ -250,10 +255,26 @@ bool quantize_weighted_blocks(const float* src, const float* qw, void* dst, int6
 
 }  // namespace
 
+bool quantize_requires_imatrix(GgmlType type) {
+    bool requires_weights = false;
+    visit_iq_quantizer(type, [&](auto tag) {
+        using Block = decltype(tag);
+        requires_weights = !requires(const float* x, Block b) { detail::quantize(x, b); };
+    });
+    return requires_weights;
+}
+
 void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
     row_size(type, n);  // throws on an unknown type or a partial block
     check_finite(type, src, n);
-    const bool iq = visit_iq_quantizer(type, [&](auto tag) { quantize_blocks<decltype(tag)>(src, dst, n); });
+    if (quantize_requires_imatrix(type)) {
+        throw Error("Cannot quantize to " + std::string(type_name(type)) +
+                    " without an importance matrix (llama.cpp's quantizer needs one for it too).");
+    }
+    const bool iq = visit_iq_quantizer(type, [&](auto tag) {
+        using Block = decltype(tag);
+        if constexpr (requires(Block b) { detail::quantize(src, b); }) quantize_blocks<Block>(src, dst, n);
+    });
     if (iq) return;
     if (detail::is_iq_super_block(type)) {
         throw Error("natter cannot quantize to " + std::string(type_name(type)) + " yet (it reads such files).");

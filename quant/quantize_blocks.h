@@ -27,6 +27,9 @@ void quantize(const float* x, BlockIQ3_XXS& block);  // quantize_iq3.cpp
 void quantize(const float* x, BlockIQ3_S& block);
 void quantize(const float* x, BlockTQ1_0& block);    // quantize_tq.cpp (no importance matrix)
 void quantize(const float* x, BlockTQ2_0& block);
+// IQ2_XXS, IQ2_XS and IQ1_S have none: llama.cpp's quantizer asserts an importance matrix.
+void quantize(const float* x, BlockIQ2_S& block);
+void quantize(const float* x, BlockIQ1_M& block);
 
 // With an importance matrix: qw holds the block's elements' mean squared activations (the
 // imatrix's columns), as llama.cpp's quantize_row_*_impl take them. The 32-element formats
@@ -45,6 +48,11 @@ void quantize(const float* x, const float* qw, BlockIQ4_NL& block);
 void quantize(const float* x, const float* qw, BlockIQ4_XS& block);
 void quantize(const float* x, const float* qw, BlockIQ3_XXS& block);
 void quantize(const float* x, const float* qw, BlockIQ3_S& block);
+void quantize(const float* x, const float* qw, BlockIQ2_XXS& block);  // quant/quantize_iq2.cpp
+void quantize(const float* x, const float* qw, BlockIQ2_XS& block);
+void quantize(const float* x, const float* qw, BlockIQ2_S& block);
+void quantize(const float* x, const float* qw, BlockIQ1_S& block);
+void quantize(const float* x, const float* qw, BlockIQ1_M& block);
 
 // 2 * half quants (0..15) as nibbles: element l low, element half + l high in byte l.
 inline void pack_nibbles(const uint8_t* L, int half, uint8_t* out) {
