@@ -125,6 +125,20 @@ const float* importance_for(const std::map<std::string, std::vector<float>>& wei
                 std::to_string(t.shape.at(0)) + " elements: it was computed for another model");
 }
 
+// IQ2_XXS, IQ2_XS and IQ1_S have no quantizer without importance values: a tensor of one of
+// them that the matrix does not cover is refused before any work (llama.cpp asserts there).
+void check_importance(const QuantizeOptions& options, const GgufFile& in, const std::vector<GgmlType>& types,
+                      const std::map<std::string, std::vector<float>>& importance) {
+    for (size_t i = 0; i < types.size(); ++i) {
+        const GgufTensor& t = in.tensors()[i];
+        if (types[i] == t.type || !quantize_requires_imatrix(types[i])) continue;
+        if (importance_for(importance, t, options.imatrix)) continue;
+        throw Error(std::string(type_name(types[i])) +
+                    " cannot be made without an importance matrix (llama.cpp's quantizer needs one too): " +
+                    (options.imatrix.empty() ? "none was given (--imatrix)" : options.imatrix + " has no values for " + t.name));
+    }
+}
+
 int default_threads() {
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : static_cast<int>(n);
@@ -172,6 +186,7 @@ QuantizeSummary quantize_model(const QuantizeOptions& options,
     const std::vector<GgmlType> types = choose_tensor_types(options.type, options.pure, model);
     check_imatrix_needed(options, in, types, importance);
     check_requantize(options, in, types);
+    check_importance(options, in, types, importance);
     const int n_threads = options.n_threads > 0 ? options.n_threads : default_threads();
 
     GgufWriter out;

@@ -79,31 +79,12 @@ std::vector<std::string> greedy_references() {
 class LlamaCppRunsOurFiles : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LlamaCppRunsOurFiles, SameGreedyTokensAsNatter) {
-    constexpr float kNearTie = 0.01f;
     const json doc = quantize_reference(GetParam());
     const std::string path = our_quantized(doc["type"].get<std::string>());
     ASSERT_EQ(file_sha256(path), doc["sha256"].get<std::string>()) << path << " is not the file llama.cpp ran on";
     const auto model = Model::load(path);
     for (const json& c : doc["cases"]) {
-        const auto prompt = c["prompt_tokens"].get<std::vector<int32_t>>();
-        const auto expected = c["generated"].get<std::vector<int32_t>>();
-        const auto top2 = c["top2"].get<std::vector<std::array<float, 2>>>();
-        Forward fwd(*model, ForwardOptions{512, 512, 0});
-        std::vector<int32_t> tokens = prompt;
-        std::span<const float> logits = fwd.eval(prompt, 0);
-        size_t same = 0;
-        for (; same < expected.size(); ++same) {
-            const int32_t id = argmax(logits);
-            if (id != expected[same]) break;
-            tokens.push_back(id);
-            logits = fwd.eval(std::span<const int32_t>(&tokens.back(), 1), static_cast<int>(tokens.size()) - 1);
-        }
-        std::cout << "[ greedy ] " << doc["type"].get<std::string>() << "/" << c["name"].get<std::string>() << ": "
-                  << same << "/" << expected.size() << " tokens as llama.cpp\n";
-        if (same < expected.size()) {
-            EXPECT_LT(top2[same][0] - top2[same][1], kNearTie)
-                << c["name"] << ": diverges at token " << same << " where llama.cpp is not at a near-tie";
-        }
+        expect_greedy_tokens(*model, c, doc["type"].get<std::string>() + "/" + c["name"].get<std::string>());
     }
 }
 

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdlib>
+#include <iostream>
+#include <span>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,6 +18,9 @@
 #include "tools/quantize.h"
 #include "inference/gguf.h"
 #include "core/sha256.h"
+#include "inference/forward.h"
+#include "inference/model.h"
+#include "inference/ops.h"
 
 namespace natter::test {
 
@@ -69,6 +76,31 @@ inline void expect_imatrix_keys_as_reference(const GgufFile& file, const nlohman
         ASSERT_TRUE(ours) << label << " " << k;
         if (v.is_string()) EXPECT_EQ(ours->as_string(), v.get<std::string>()) << label << " " << k;
         else EXPECT_EQ(ours->as_int(), v.get<int64_t>()) << label << " " << k;
+    }
+}
+
+// natter's greedy continuation of a reference case (prompt_tokens, generated, top2: llama.cpp
+// run on the same file) must be llama.cpp's; a divergence is accepted only where llama.cpp is
+// at a near-tie. label names the case in the log and in failures.
+inline void expect_greedy_tokens(const Model& model, const nlohmann::json& c, const std::string& label) {
+    constexpr float kNearTie = 0.01f;
+    const auto prompt = c["prompt_tokens"].get<std::vector<int32_t>>();
+    const auto expected = c["generated"].get<std::vector<int32_t>>();
+    const auto top2 = c["top2"].get<std::vector<std::array<float, 2>>>();
+    Forward fwd(model, ForwardOptions{512, 512, 0});
+    std::vector<int32_t> tokens = prompt;
+    std::span<const float> logits = fwd.eval(prompt, 0);
+    size_t same = 0;
+    for (; same < expected.size(); ++same) {
+        const int32_t id = argmax(logits);
+        if (id != expected[same]) break;
+        tokens.push_back(id);
+        logits = fwd.eval(std::span<const int32_t>(&tokens.back(), 1), static_cast<int>(tokens.size()) - 1);
+    }
+    std::cout << "[ greedy ] " << label << ": " << same << "/" << expected.size() << " tokens as llama.cpp\n";
+    if (same < expected.size()) {
+        EXPECT_LT(top2[same][0] - top2[same][1], kNearTie)
+            << label << ": diverges at token " << same << " where llama.cpp is not at a near-tie";
     }
 }
 
