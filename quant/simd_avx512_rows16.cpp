@@ -15,10 +15,14 @@
 // scale * dot(q + 32, y) - 32 * scale * bsum, exact in int32.
 // GCC 12 warns, wrongly, that the _mm512_undefined_* placeholders inside its own intrinsics
 // (_mm512_cvtepi32_ps, _mm512_slli_epi32) may be used uninitialized (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include <cpuid.h>
 
