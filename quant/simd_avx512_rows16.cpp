@@ -14,10 +14,12 @@
 // excess is taken off with the activation's 16-element sums: scale * dot(q, y) =
 // scale * dot(q + 32, y) - 32 * scale * bsum, exact in int32.
 // GCC 12 warns, wrongly, that the _mm512_undefined_* placeholders inside its own intrinsics
-// (_mm512_cvtepi32_ps, _mm512_slli_epi32) may be used uninitialized (GCC bug 105593).
+// (_mm512_cvtepi32_ps, _mm512_slli_epi32, _mm512_shuffle_f32x4) are or may be used
+// uninitialized (GCC bug 105593).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 #if defined(__GNUC__) && !defined(__clang__)
@@ -317,6 +319,45 @@ void q8_0_micro(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* y
     }
 }
 
+// 2P Q8_0 weight rows x A activation rows, two rows to a ZMM vector: lanes 0-7 are row 2p's 8
+// lanes of q8_0_micro, lanes 8-15 row 2p+1's (the activation block broadcast to both halves,
+// each half's scale d_w * d_a of its own row), so every lane takes q8_0_micro's steps and each
+// half's hsum8 is its output.
+template <int P, int A>
+void q8_0_pairs(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* y, const float* wd, const float* ad,
+                float* out, size_t os) {
+    __m512 acc[P][A];
+    for (int p = 0; p < P; ++p) {
+        for (int a = 0; a < A; ++a) acc[p][a] = _mm512_setzero_ps();
+    }
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int64_t b = 0; b < nb; ++b) {
+        __m512i wr[P];
+        __m512 dw[P];
+        for (int p = 0; p < P; ++p) {
+            const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[2 * p][b].qs));
+            const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[2 * p + 1][b].qs));
+            wr[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), bias);
+            dw[p] = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(wd[2 * p * nb + b]), _mm512_set1_ps(wd[(2 * p + 1) * nb + b]));
+        }
+        for (int a = 0; a < A; ++a) {
+            const __m512i ya = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[a][b].qs)));
+            const __m512i excess = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, ya));
+            const __m512 da = _mm512_set1_ps(ad[a * nb + b]);
+            for (int p = 0; p < P; ++p) {
+                const __m512i lanes = _mm512_dpbusd_epi32(excess, wr[p], ya);
+                acc[p][a] = _mm512_fmadd_ps(_mm512_mul_ps(dw[p], da), _mm512_cvtepi32_ps(lanes), acc[p][a]);
+            }
+        }
+    }
+    for (int p = 0; p < P; ++p) {
+        for (int a = 0; a < A; ++a) {
+            out[a * os + 2 * p] = hsum8(_mm512_castps512_ps256(acc[p][a]));
+            out[a * os + 2 * p + 1] = hsum8(_mm512_castps512_ps256(_mm512_shuffle_f32x4(acc[p][a], acc[p][a], 0xee)));
+        }
+    }
+}
+
 // The activation rows in groups of 4 (any rest through the AVX2 kernel, which gives them
 // the generation kernel), weight rows in micro-tiles of 4 then single rows.
 void q8_0_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out, size_t os) {
@@ -339,7 +380,7 @@ void q8_0_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act,
         int r = 0;
         for (; r + R <= n_rows; r += R) {
             const BlockQ8_0* x[R] = {wrow(r), wrow(r + 1), wrow(r + 2), wrow(r + 3)};
-            q8_0_micro<R, A>(nb, x, y, &wd[r * nb], ad.data(), out + a * os + r, os);
+            q8_0_pairs<R / 2, A>(nb, x, y, &wd[r * nb], ad.data(), out + a * os + r, os);
         }
         for (; r < n_rows; ++r) {
             const BlockQ8_0* x[1] = {wrow(r)};
