@@ -87,7 +87,8 @@ void Forward::resize_scratch(int n) {
     att_scores_.resize(per_thread);
     att_probs_.resize(per_thread);
     att_probs32_.resize(per_thread);
-    q32_.resize(static_cast<size_t>(n_threads_) * hp.head_dim);
+    // Per thread one head's query; attention_decode: every head's.
+    q32_.resize(std::max(static_cast<size_t>(n_threads_) * hp.head_dim, static_cast<size_t>(hp.q_dim())));
     rope_cos_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
     rope_sin_.resize(static_cast<size_t>(hp.rope.n_rot / 2));
 }
@@ -284,6 +285,13 @@ void Forward::store_kv_row(int layer, int t, int pos) {
     for (int i = 0; i < kv_dim; ++i) cache_.v_row(layer, i)[pos] = fp32_to_fp16(v[i]);
 }
 
+namespace {
+// A lone query row over at least this many cache positions takes attention_decode (three
+// passes over the threads, each K and V row read once per KV head), shorter ones
+// attention_head per head in one pass (fewer dispatches). Both give the same bits.
+constexpr int kDecodeByKvHead = 1024;
+}  // namespace
+
 // Each sequence's rows on its own cache, made the current one: a lone row takes
 // attention_head's single-query path, a run of rows (a prompt's batch) its batch path, as
 // eval() of those rows would; row t is at position n_past + t = positions[t].
@@ -303,6 +311,11 @@ void Forward::attention_rows(int layer, int n_rows, const int* seqs, const int* 
         const int n_past = positions[first] - first;
         if (flash_attn_) {
             flash_attention(layer, first, end, n_past);
+            first = end;
+            continue;
+        }
+        if (rows == 1 && n_kv >= kDecodeByKvHead) {
+            attention_decode(layer, first, positions[first], n_kv);
             first = end;
             continue;
         }
@@ -328,6 +341,11 @@ void Forward::attention(int layer, int n_tokens, int n_past) {
     }
     if (flash_attn_) {
         flash_attention(layer, 0, n_tokens, n_past);
+        trace(trace_, {"kqv_out", layer}, attn_.data(), {n_tokens, hp.q_dim()});
+        return;
+    }
+    if (n_tokens == 1 && n_kv >= kDecodeByKvHead) {
+        attention_decode(layer, 0, n_past, n_kv);
         trace(trace_, {"kqv_out", layer}, attn_.data(), {n_tokens, hp.q_dim()});
         return;
     }
@@ -381,7 +399,7 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     float* q32 = &q32_[static_cast<size_t>(thread) * hd];
     k.fp16_to_fp32_row(q, q32, hd);
     if (n_tokens == 1) {
-        for (int j = first; j <= pos; ++j) w[j] = k.dot_f16_widened_y(hd, cache_.k_at(layer, j) + kvh * hd, q32);
+        k.dot_f16_rows_widened_y(hd, cache_.k_at(layer, first) + kvh * hd, kv_dim, pos + 1 - first, q32, w + first);
     } else {
         k.dot_f16_batch_rows_widened(hd, k32_.data() + static_cast<size_t>(first) * kv_dim + kvh * hd, kv_dim,
                                      pos + 1 - first, q32, w + first);
@@ -409,6 +427,71 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
         k.dot_f16_batch_rows_widened(n_kv - skip, &v32_[static_cast<size_t>(kvh) * hd * n_kv + skip],
                                      static_cast<size_t>(n_kv), hd, p32 + skip, out);
     }
+}
+
+// The same steps as attention_head's single-query path, in three passes over the threads:
+// Q·K with the threads splitting the positions (for each KV head, 64 K rows at a time meet
+// every query head of its group while in L1), then each head's softmax and rounding, then
+// P·V with the threads splitting the V rows (each row meets its group's heads while in L1).
+// At depth the cache is read from outside L2, so reading it once per KV head instead of once
+// per query head is most of the gain; every output's products and sums are attention_head's.
+void Forward::attention_decode(int layer, int t, int pos, int n_kv) {
+    const Hparams& hp = model_.hparams();
+    const int hd = hp.head_dim;
+    const int group = hp.n_head / hp.n_head_kv;
+    const float scale = hp.kq_scale != 0.0f ? hp.kq_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+    const int first = hp.is_swa(layer) ? std::max(0, pos - hp.n_swa + 1) : 0;
+    const Kernels& k = kernels();
+    const size_t cap = static_cast<size_t>(cache_.capacity);
+    const size_t heads = static_cast<size_t>(hp.n_head);
+    if (dec_scores_.size() < heads * cap) {
+        dec_scores_.resize(heads * cap);
+        dec_probs32_.resize(heads * cap);
+    }
+    const size_t kv_dim = static_cast<size_t>(hp.kv_dim());
+    float* q32 = q32_.data();
+    k.fp16_to_fp32_row(&q16_[static_cast<size_t>(t) * hp.q_dim()], q32, hp.q_dim());
+    const int len = pos + 1 - first;
+    const int n_threads = pool_.size();
+    pool_.run([&](int thread) {
+        const int begin = first + static_cast<int>(static_cast<int64_t>(len) * thread / n_threads);
+        const int end = first + static_cast<int>(static_cast<int64_t>(len) * (thread + 1) / n_threads);
+        for (int kvh = 0; kvh < hp.n_head_kv; ++kvh) {
+            for (int j = begin; j < end; j += 64) {
+                const int rows = std::min(64, end - j);
+                for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+                    k.dot_f16_rows_widened_y(hd, cache_.k_at(layer, j) + kvh * hd, kv_dim, rows, q32 + static_cast<size_t>(h) * hd,
+                                             &dec_scores_[h * cap + j]);
+                }
+            }
+        }
+    });
+    pool_.parallel_for(hp.n_head, 1, [&](int64_t h0, int64_t h1, int thread) {
+        uint16_t* p16 = &att_probs_[static_cast<size_t>(thread) * cap];
+        for (int64_t h = h0; h < h1; ++h) {
+            float* w = &dec_scores_[h * cap];
+            for (int j = 0; j < n_kv; ++j) {
+                w[j] = j >= first && j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
+            }
+            softmax(w, n_kv);
+            k.fp32_to_fp16_row(w, p16, n_kv);
+            k.fp16_to_fp32_row(p16, &dec_probs32_[h * cap], n_kv);
+        }
+    });
+    // As attention_head: the zero probabilities before a sliding window skipped in whole
+    // 32-element steps.
+    const int skip = first / 32 * 32;
+    float* out = &attn_[static_cast<size_t>(t) * hp.q_dim()];
+    pool_.parallel_for(static_cast<int64_t>(kv_dim), 8, [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i) {
+            const int kvh = static_cast<int>(i / hd);
+            const int d = static_cast<int>(i % hd);
+            const uint16_t* v = cache_.v_row(layer, static_cast<int>(i)) + skip;
+            for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+                out[static_cast<size_t>(h) * hd + d] = k.dot_f16_widened_y(n_kv - skip, v, &dec_probs32_[h * cap + skip]);
+            }
+        }
+    });
 }
 
 }  // namespace natter

@@ -105,6 +105,9 @@ private:
     void attention_rows(int layer, int n_rows, const int* seqs, const int* positions);
     void widen_kv(int layer, int n_kv);
     void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
+    // attention_head's single-query path for every head of row t at position pos, by KV head:
+    // each K and V row is read once for its group of query heads.
+    void attention_decode(int layer, int t, int pos, int n_kv);
     // Flash attention (inference/flash_attention.cpp) of rows [first, end), row t at position
     // n_past + t, as ggml-cpu's flash_attn_ext takes them: a lone row over 512+ positions split
     // over the threads, 64+ rows tiled, other rows one position at a time.
@@ -144,6 +147,8 @@ private:
     // row and head (k32_ [position][kv_dim], v32_ [kv_dim][n_kv]); per thread, the query and
     // the probabilities widened likewise.
     std::vector<float> k32_, v32_, q32_, att_probs32_;
+    // attention_decode: every head's scores, then probabilities widened [head][position].
+    std::vector<float> dec_scores_, dec_probs32_;
     // Flash attention: per thread, the F16 accumulator and the tiled path's rows; the split
     // path's partial results [head][chunk][max, sum, values].
     std::vector<uint16_t> fa_acc16_;

@@ -94,6 +94,10 @@ float dot_f16_widened_ref(int64_t n, const float* x, const float* y) {
     return dot_f16_widened_y_ref(n, xh.data(), y);
 }
 
+void dot_f16_rows_widened_y_ref(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const float* y, float* out) {
+    for (int r = 0; r < n_rows; ++r) out[r] = dot_f16_widened_y_ref(n, x + r * x_stride, y);
+}
+
 // Back to halves (exact for F16 values), then as dot_f16_rows_ref.
 void dot_f16_rows_widened_ref(int64_t n, const float* x, size_t x_stride, int n_rows, const float* y, float* out) {
     std::vector<uint16_t> xh(static_cast<size_t>(n)), yh(static_cast<size_t>(n));
@@ -149,7 +153,7 @@ void gemm_f32_fma_ref(int m, int k, int n, const float* a, size_t lda, const flo
 
 constexpr Kernels kReference = {
     "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref,
-    dot_f16_widened_ref, dot_f16_rows_ref, dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref,
+    dot_f16_widened_ref, dot_f16_rows_widened_y_ref, dot_f16_rows_ref, dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref,
     softmax_exp_ref, swiglu_ref, mad_f16_ref, mad_f16_widened_ref, scale_f16_ref, gemm_f32_fma_ref,
 };
 

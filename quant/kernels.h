@@ -59,6 +59,9 @@ struct Kernels {
     // dot_f16 with x and y both widened to floats, bit for bit (a K row widened once serves
     // every query head of its group).
     float (*dot_f16_widened)(int64_t n, const float* x, const float* y);
+    // out[r] = dot_f16_widened_y(n, x + r * x_stride, y) for r < n_rows, bit for bit (a lone
+    // query row against the K rows of the cache).
+    void (*dot_f16_rows_widened_y)(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const float* y, float* out);
     // out[r] = dot_f16_batch(n, x + r * x_stride, y) for r < n_rows, bit for bit.
     void (*dot_f16_batch_rows)(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const uint16_t* y, float* out);
     // The same on halves already widened to floats (every x and y an F16 value), bit for bit:

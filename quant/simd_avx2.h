@@ -160,6 +160,9 @@ void tinyblas_dot_f16_rows(int64_t n, const uint16_t* x, size_t stride, int n_ro
 // vec_dot_f16 with y already widened to floats (every y[i] an F16 value), bit for bit.
 float vec_dot_f16_widened_y(int64_t n, const uint16_t* x, const float* y);
 float vec_dot_f16_widened(int64_t n, const float* x, const float* y);
+// out[r] = vec_dot_f16_widened_y(n, x + r * x_stride, y), bit for bit: rows 8 at a time, their
+// final horizontal sums done together.
+void vec_dot_f16_rows_widened_y(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const float* y, float* out);
 void tinyblas_dot_f16_rows_widened(int64_t n, const float* x, size_t stride, int n_rows, const float* y, float* out);
 
 // Tiles of those dot products (TileDotFn in quant/kernels.h), bit for bit the kernels above.

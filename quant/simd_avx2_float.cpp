@@ -94,6 +94,43 @@ float vec_dot_f16_widened(int64_t n, const float* x, const float* y) {
     return static_cast<float>(sum);
 }
 
+namespace {
+
+// hsum8_hadd of 8 vectors at once: out lane i = hsum8_hadd(v[i]). Each row's lanes are added
+// in hsum8_hadd's grouping, lower half plus upper half, then (a0 + a1) + (a2 + a3): the
+// 128-bit halves of two rows are added in one operation, and two rounds of horizontal adds on
+// four such pairs give every row's sum, lanes 0 2 4 6 1 3 5 7.
+__m256 hsum8_hadd_rows8(const __m256 v[8]) {
+    __m256 pair[4];
+    for (int i = 0; i < 4; ++i) {
+        pair[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),
+                                _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));
+    }
+    const __m256 sums = _mm256_hadd_ps(_mm256_hadd_ps(pair[0], pair[1]), _mm256_hadd_ps(pair[2], pair[3]));
+    return _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+}  // namespace
+
+void vec_dot_f16_rows_widened_y(int64_t n, const uint16_t* x, size_t x_stride, int n_rows, const float* y, float* out) {
+    int r = 0;
+    if (n % 32 == 0) {  // with a tail, each row adds its tail in double after its own sum
+        for (; r + 8 <= n_rows; r += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; ++i) {
+                const uint16_t* row = x + static_cast<size_t>(r + i) * x_stride;
+                __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                for (int64_t k = 0; k < n; k += 32) {
+                    for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(load_f16(row + k + 8 * j), load_f32(y + k + 8 * j), acc[j]);
+                }
+                v[i] = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+            }
+            _mm256_storeu_ps(out + r, hsum8_hadd_rows8(v));
+        }
+    }
+    for (; r < n_rows; ++r) out[r] = vec_dot_f16_widened_y(n, x + static_cast<size_t>(r) * x_stride, y);
+}
+
 float vec_dot_bf16(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const uint16_t*>(w);
     const auto* y = static_cast<const uint16_t*>(a);

@@ -82,7 +82,7 @@ float dot_f16_batch(int64_t n, const uint16_t* x, const uint16_t* y) { return av
 
 constexpr Kernels kAvx2 = {
     "avx2", quantize_row, vec_dot, tile_dot, dot_f16, dot_f16_batch, avx2::vec_dot_f16_widened_y,
-    avx2::vec_dot_f16_widened, avx2::tinyblas_dot_f16_rows, avx2::tinyblas_dot_f16_rows_widened, avx2::fp32_to_fp16_row,
+    avx2::vec_dot_f16_widened, avx2::vec_dot_f16_rows_widened_y, avx2::tinyblas_dot_f16_rows, avx2::tinyblas_dot_f16_rows_widened, avx2::fp32_to_fp16_row,
     avx2::fp16_to_fp32_row, avx2::softmax_exp, avx2::swiglu, avx2::mad_f16, avx2::mad_f16_widened, avx2::scale_f16,
     avx2::gemm_f32_fma,
 };

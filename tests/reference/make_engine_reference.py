@@ -73,7 +73,11 @@ VARIANT_PROMPTS = ["capital", "chinese", "code"]
 # Gemma 3: its own chat format, and a prompt longer than the 512-position sliding window
 # (about 700 tokens: two batches of 512 and the rest, then 64 generated past the window).
 with open(GENESIS, encoding="utf-8") as f:
-    PROMPTS["genesis"] = f.read()[:3000]
+    _genesis = f.read()
+PROMPTS["genesis"] = _genesis[:3000]
+# A generated token over 1024+ positions without flash attention (natter's decode by KV head,
+# attention_decode): about 1100 prompt tokens, then 64 generated.
+PROMPTS["genesis_long"] = _genesis[:4600]
 PROMPTS["gemma_chat"] = ("<start_of_turn>user\nWhat is the tallest mountain in the world?<end_of_turn>\n"
                          "<start_of_turn>model\n")
 GEMMA3_PROMPTS = ["capital", "story", "chinese", "code", "emoji", "gemma_chat", "genesis"]
@@ -225,6 +229,8 @@ def main():
     models += [("smollm2-q4_1-fa", DEFAULT_MODEL, ["capital", "story", "chinese", "code", "chat", "emoji", "genesis"],
                 {"flash_attn": True, "n_ctx": 1024}),
                ("gemma3-270m-q4_k_m-fa", GEMMA3, GEMMA3_PROMPTS, {"flash_attn": True, "n_ctx": 1024})]
+    models += [("smollm2-q4_1-long", DEFAULT_MODEL, ["genesis_long"], {"n_ctx": 2048}),
+               ("gemma3-270m-q4_k_m-long", GEMMA3, ["genesis_long"], {"n_ctx": 2048})]
     for t in VARIANT_TYPES:
         path = os.path.join(args.work, f"smollm2-{t.lower()}.gguf")
         if args.only and args.only != f"smollm2-{t.lower()}":

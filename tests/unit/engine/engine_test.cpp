@@ -141,11 +141,21 @@ TEST_P(EngineVsLlamaCpp, MatchesReference) {
         EXPECT_LT(gap, kNearTie) << "top-10 rank " << i << ": ours " << our_top[i] << ", llama.cpp " << ref_top[i];
     }
 
-    // Greedy continuation, token for token.
+    // Greedy continuation, token for token, and at every step llama.cpp's two top logits
+    // (the generated positions' logits, through the single-query attention paths).
     const auto ref_gen = ref["generated"].get<std::vector<int32_t>>();
     const auto top2 = ref["top2"].get<std::vector<std::array<float, 2>>>();
     std::vector<int32_t> tokens = ref_prompt;
+    int top2_differing = 0;
     for (size_t i = 0; i < ref_gen.size(); ++i) {
+        const auto ours2 = top_n(logits, 2);
+        for (int j = 0; j < 2; ++j) {
+            const float ours = logits[static_cast<size_t>(ours2[static_cast<size_t>(j)])];
+            if (std::fabs(ours - top2[i][static_cast<size_t>(j)]) > kMaxLogitDiff && top2_differing++ == 0) {
+                ADD_FAILURE() << "step " << i << ": top-" << j + 1 << " logit " << ours << ", llama.cpp "
+                              << top2[i][static_cast<size_t>(j)];
+            }
+        }
         const int32_t id = natter::argmax(logits);
         if (id != ref_gen[i]) {
             const float gap = top2[i][0] - top2[i][1];

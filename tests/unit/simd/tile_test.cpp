@@ -195,6 +195,37 @@ TEST(HalfDotRows, EveryRowAsTinyBlas) {
     }
 }
 
+// A lone query row against many K rows of the cache (generation): each output in
+// ggml_vec_dot_f16's order, as the one-row kernel on the halves gives it. Rows in and past
+// the groups of 8, head sizes with and without a tail after the 32-wide steps.
+TEST(HalfDotRows, GenerationRowsAsOneRow) {
+    std::vector<const Kernels*> tables = {&reference_kernels()};
+    if (avx2_kernels()) tables.push_back(avx2_kernels());
+    std::mt19937 rng(31);
+    for (const Kernels* table : tables) {
+        const Kernels& k = *table;
+        for (const int n : {64, 96, 128, 256, 77}) {
+            for (const int n_rows : {1, 8, 9, 16, 37}) {
+                const size_t stride = static_cast<size_t>(n) * 3 + 8;  // K rows of a cache with several KV heads
+                std::vector<uint16_t> x(stride * n_rows), y(static_cast<size_t>(n));
+                const std::vector<float> xf = random_floats(rng, x.size()), yf = random_floats(rng, y.size());
+                k.fp32_to_fp16_row(xf.data(), x.data(), static_cast<int64_t>(x.size()));
+                k.fp32_to_fp16_row(yf.data(), y.data(), n);
+                std::vector<float> y32(y.size());
+                k.fp16_to_fp32_row(y.data(), y32.data(), n);
+                std::vector<float> out(static_cast<size_t>(n_rows) + 1, -1.0f);
+                k.dot_f16_rows_widened_y(n, x.data() + n, stride, n_rows, y32.data(), out.data());
+                for (int r = 0; r < n_rows; ++r) {
+                    const float expected = k.dot_f16(n, x.data() + n + r * stride, y.data());
+                    EXPECT_EQ(std::bit_cast<uint32_t>(out[r]), std::bit_cast<uint32_t>(expected))
+                        << k.name << " n=" << n << " rows=" << n_rows << " row " << r;
+                }
+                EXPECT_EQ(out[n_rows], -1.0f) << k.name << ": written past the rows";
+            }
+        }
+    }
+}
+
 // ggml_vec_dot_f16 with y widened beforehand, on lengths with a tail after the 32-wide steps.
 TEST(HalfDotRows, OneRowWithWidenedQuery) {
     std::vector<const Kernels*> tables = {&reference_kernels()};
