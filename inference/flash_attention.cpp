@@ -51,7 +51,7 @@ void Forward::flash_attention(int layer, int first, int end, int n_past) {
     const size_t group = static_cast<size_t>(hp.n_head / hp.n_head_kv);
     fa_acc16_.resize(static_cast<size_t>(n_threads_) * group * hp.head_dim);
     fa_q32_.resize(static_cast<size_t>(n_threads_) * group * hp.head_dim);
-    fa_kv32_.resize(static_cast<size_t>(n_threads_) * 2 * hp.head_dim);
+    fa_kv32_.resize(static_cast<size_t>(n_threads_) * hp.head_dim);
     if (rows == 1 && n_kv >= kSplitMin) {
         flash_split(layer, first, n_past + first, n_kv);
         return;
@@ -77,9 +77,9 @@ void Forward::flash_attention(int layer, int first, int end, int n_past) {
 // softmax over the visible positions of [begin, end) in order, the values accumulated in F16
 // as ggml_vec_scale_f16 / _mad_f16 do. Head i's values go to out + i * stride, its maximum and
 // sum to out[i * stride - 2] and out[i * stride - 1] when stride > 0 (flash_split's partials),
-// else to stats[0] and stats[1]. Each head's steps are its own, in ggml's order; heads that
-// share a KV head share the widening of each K and V row to floats (exact), which ggml does
-// once per head.
+// else to stats[0] and stats[1]. Each head's steps are its own, in ggml's order; its K·q
+// products are formed before the loop, and heads that share a KV head share the widening of
+// each V row to floats (exact), which ggml does once per head.
 void Forward::flash_heads(int layer, int t, int h0, int n, int pos, int begin, int end, int thread, float* out,
                           float* stats, size_t stride) {
     const Hparams& hp = model_.hparams();
@@ -94,25 +94,31 @@ void Forward::flash_heads(int layer, int t, int h0, int n, int pos, int begin, i
         k.fp16_to_fp32_row(&q16_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h0 + i) * hd], q32 + i * hd,
                            static_cast<int64_t>(hd));
     }
-    float* k32 = &fa_kv32_[static_cast<size_t>(thread) * 2 * hd];
-    float* v32 = k32 + hd;
+    float* v32 = &fa_kv32_[static_cast<size_t>(thread) * hd];
     thread_local std::vector<float> running;  // each head's maximum and sum so far
     running.assign(static_cast<size_t>(2 * n), 0.0f);
     float* m = running.data();
     float* s = m + n;
     std::fill(m, m + n, kNegInf);
     const int to = std::min(end, pos + 1);
-    for (int ic = std::max(begin, visible_from(hp, layer, pos)); ic < to; ++ic) {
-        const uint16_t* k16 = cache_.k_at(layer, ic) + kvh * hd;
-        const uint16_t* v16 = cache_.v_at(layer, ic) + kvh * hd;
-        if (n > 1) {
-            k.fp16_to_fp32_row(k16, k32, static_cast<int64_t>(hd));
-            k.fp16_to_fp32_row(v16, v32, static_cast<int64_t>(hd));
-        }
+    const int from = std::max(begin, visible_from(hp, layer, pos));
+    // Every head's K·q products first (they do not depend on the running softmax), 8 K rows
+    // per call, in ggml_vec_dot_f16's order as the one-row kernel forms them.
+    thread_local std::vector<float> dots;
+    const size_t span = static_cast<size_t>(std::max(0, to - from));
+    dots.resize(static_cast<size_t>(n) * span);
+    if (span > 0) {
         for (int i = 0; i < n; ++i) {
-            const float* qi = q32 + i * hd;
+            k.dot_f16_rows_widened_y(static_cast<int64_t>(hd), cache_.k_at(layer, from) + kvh * hd,
+                                     static_cast<size_t>(hp.kv_dim()), static_cast<int>(span), q32 + i * hd, &dots[i * span]);
+        }
+    }
+    for (int ic = from; ic < to; ++ic) {
+        const uint16_t* v16 = cache_.v_at(layer, ic) + kvh * hd;
+        if (n > 1) k.fp16_to_fp32_row(v16, v32, static_cast<int64_t>(hd));
+        for (int i = 0; i < n; ++i) {
             uint16_t* a = acc + i * hd;
-            const float score = (n > 1 ? k.dot_f16_widened(hd, k32, qi) : k.dot_f16_widened_y(hd, k16, qi)) * scale;
+            const float score = dots[i * span + static_cast<size_t>(ic - from)] * scale;
             float weight = 1.0f;
             if (score > m[i]) {
                 // A new maximum: the sum so far and the values scale by expf(old - new), this

@@ -152,7 +152,7 @@ private:
     // Flash attention: per thread, the F16 accumulator and the tiled path's rows; the split
     // path's partial results [head][chunk][max, sum, values].
     std::vector<uint16_t> fa_acc16_;
-    std::vector<float> fa_q32_, fa_kv32_;  // flash_heads: its heads' queries, a K and a V row widened
+    std::vector<float> fa_q32_, fa_kv32_;  // flash_heads: its heads' queries, a V row widened
     std::vector<float> fa_tile_, fa_partials_;
 };
 
