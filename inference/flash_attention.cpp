@@ -31,13 +31,6 @@ constexpr int kTileRows = 64;   // GGML_FA_TILE_Q: this many rows or more take t
 constexpr int kTileKv = 64;     // GGML_FA_TILE_KV
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// The first position a query at pos sees in this layer: a sliding-window layer sees (pos - n_swa, pos].
-int visible_from(const Hparams& hp, int layer, int pos) { return hp.is_swa(layer) ? std::max(0, pos - hp.n_swa + 1) : 0; }
-
-float kq_scale(const Hparams& hp) {
-    return hp.kq_scale != 0.0f ? hp.kq_scale : 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-}
-
 void scale_row(float* x, int n, float s) {
     for (int i = 0; i < n; ++i) x[i] *= s;
 }
@@ -85,7 +78,7 @@ void Forward::flash_heads(int layer, int t, int h0, int n, int pos, int begin, i
     const Hparams& hp = model_.hparams();
     const size_t hd = static_cast<size_t>(hp.head_dim);
     const int kvh = h0 / (hp.n_head / hp.n_head_kv);
-    const float scale = kq_scale(hp);
+    const float scale = hp.attention_scale();
     const Kernels& k = kernels();
     uint16_t* acc = &fa_acc16_[static_cast<size_t>(thread) * n * hd];
     std::fill(acc, acc + n * hd, uint16_t{0});
@@ -101,7 +94,7 @@ void Forward::flash_heads(int layer, int t, int h0, int n, int pos, int begin, i
     float* s = m + n;
     std::fill(m, m + n, kNegInf);
     const int to = std::min(end, pos + 1);
-    const int from = std::max(begin, visible_from(hp, layer, pos));
+    const int from = std::max(begin, hp.visible_from(layer, pos));
     // Every head's K·q products first (they do not depend on the running softmax), 8 K rows
     // per call, in ggml_vec_dot_f16's order as the one-row kernel forms them.
     thread_local std::vector<float> dots;
@@ -203,7 +196,7 @@ void Forward::flash_tiled(int layer, int first, int end, int n_past, int n_kv) {
     const int hd = hp.head_dim;
     const int kv_dim = hp.kv_dim();
     const int group = hp.n_head / hp.n_head_kv;
-    const float scale = kq_scale(hp);
+    const float scale = hp.attention_scale();
     const Kernels& k = kernels();
     const int n_tiles = std::min(n_kv, n_past + end + kTileKv - 1) / kTileKv;
     const size_t tile_floats = static_cast<size_t>(hd) * kTileKv;
@@ -251,7 +244,7 @@ void Forward::flash_tiled(int layer, int first, int end, int n_past, int n_kv) {
                 sums[r] = 0.0f;
             }
             const int last_tile = (n_past + t1 - 1) / kTileKv;
-            for (int tile = visible_from(hp, layer, n_past + t0) / kTileKv; tile <= last_tile; ++tile) {
+            for (int tile = hp.visible_from(layer, n_past + t0) / kTileKv; tile <= last_tile; ++tile) {
                 const int ic = tile * kTileKv;
                 std::fill(kq, kq + static_cast<size_t>(rows) * kTileKv, 0.0f);
                 k.gemm_f32_fma(rows, hd, kTileKv, qa, static_cast<size_t>(hd),
@@ -259,7 +252,7 @@ void Forward::flash_tiled(int layer, int first, int end, int n_past, int n_kv) {
                                kq, kTileKv);
                 for (int r = 0; r < rows; ++r) {
                     const int pos = n_past + t0 + r / group;
-                    const int from = visible_from(hp, layer, pos);
+                    const int from = hp.visible_from(layer, pos);
                     float* w = kq + static_cast<size_t>(r) * kTileKv;
                     float tile_max = kNegInf;
                     for (int j = 0; j < kTileKv; ++j) {

@@ -376,6 +376,19 @@ void Forward::widen_kv(int layer, int n_kv) {
     k.fp16_to_fp32_row(cache_.k_at(layer, 0), k32_.data(), static_cast<int64_t>(n));
 }
 
+// Scores of positions [first, pos] in w (the rest masked) to llama.cpp's non-flash
+// probabilities: scaled, softmax over the padded KV length, rounded to F16 (p16) as its
+// K·Q result meets V, and widened back to floats (p32) for the P·V products.
+void Forward::probabilities(float* w, int n_kv, int first, int pos, uint16_t* p16, float* p32) const {
+    const float scale = model_.hparams().attention_scale();
+    for (int j = 0; j < n_kv; ++j) {
+        w[j] = j >= first && j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
+    }
+    softmax(w, n_kv);
+    kernels().fp32_to_fp16_row(w, p16, n_kv);
+    kernels().fp16_to_fp32_row(p16, p32, n_kv);
+}
+
 // One head of one token: softmax(K·q * scale) over the padded KV length, then P·V, with
 // scores, softmax and the probabilities' rounding to F16 exactly as llama.cpp's non-flash
 // attention computes them (K·Q and P·V both through its F16 dot products).
@@ -384,9 +397,7 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
     const int hd = hp.head_dim;
     const int kvh = h / (hp.n_head / hp.n_head_kv);
     const int pos = n_past + t;
-    const float scale = hp.kq_scale != 0.0f ? hp.kq_scale : 1.0f / std::sqrt(static_cast<float>(hd));
-    // A sliding-window layer sees positions (pos - n_swa, pos], as llama.cpp's SWA mask.
-    const int first = hp.is_swa(layer) ? std::max(0, pos - hp.n_swa + 1) : 0;
+    const int first = hp.visible_from(layer, pos);
     const Kernels& k = kernels();
     // llama.cpp multiplies a lone query row with ggml_vec_dot_f16, a batch with tinyBLAS
     // (both here on the F16 values widened to floats, which changes no product or sum).
@@ -404,14 +415,9 @@ void Forward::attention_head(int layer, int t, int h, int n_tokens, int n_past, 
         k.dot_f16_batch_rows_widened(hd, k32_.data() + static_cast<size_t>(first) * kv_dim + kvh * hd, kv_dim,
                                      pos + 1 - first, q32, w + first);
     }
-    for (int j = 0; j < n_kv; ++j) {
-        w[j] = j >= first && j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
-    }
-    softmax(w, n_kv);
-    k.fp32_to_fp16_row(w, p16, n_kv);
-    float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
     float* p32 = &att_probs32_[slot];
-    k.fp16_to_fp32_row(p16, p32, n_kv);
+    probabilities(w, n_kv, first, pos, p16, p32);
+    float* out = &attn_[static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(h) * hd];
     if (n_tokens == 1) {
         // Before a sliding window the probabilities are zero: whole 32-element steps of
         // ggml_vec_dot_f16's four accumulators add nothing there, so starting at a multiple
@@ -439,8 +445,7 @@ void Forward::attention_decode(int layer, int t, int pos, int n_kv) {
     const Hparams& hp = model_.hparams();
     const int hd = hp.head_dim;
     const int group = hp.n_head / hp.n_head_kv;
-    const float scale = hp.kq_scale != 0.0f ? hp.kq_scale : 1.0f / std::sqrt(static_cast<float>(hd));
-    const int first = hp.is_swa(layer) ? std::max(0, pos - hp.n_swa + 1) : 0;
+    const int first = hp.visible_from(layer, pos);
     const Kernels& k = kernels();
     const size_t cap = static_cast<size_t>(cache_.capacity);
     const size_t heads = static_cast<size_t>(hp.n_head);
@@ -468,15 +473,7 @@ void Forward::attention_decode(int layer, int t, int pos, int n_kv) {
     });
     pool_.parallel_for(hp.n_head, 1, [&](int64_t h0, int64_t h1, int thread) {
         uint16_t* p16 = &att_probs_[static_cast<size_t>(thread) * cap];
-        for (int64_t h = h0; h < h1; ++h) {
-            float* w = &dec_scores_[h * cap];
-            for (int j = 0; j < n_kv; ++j) {
-                w[j] = j >= first && j <= pos ? w[j] * scale : -std::numeric_limits<float>::infinity();
-            }
-            softmax(w, n_kv);
-            k.fp32_to_fp16_row(w, p16, n_kv);
-            k.fp16_to_fp32_row(p16, &dec_probs32_[h * cap], n_kv);
-        }
+        for (int64_t h = h0; h < h1; ++h) probabilities(&dec_scores_[h * cap], n_kv, first, pos, p16, &dec_probs32_[h * cap]);
     });
     // As attention_head: the zero probabilities before a sliding window skipped in whole
     // 32-element steps.

@@ -105,6 +105,8 @@ private:
     void attention_rows(int layer, int n_rows, const int* seqs, const int* positions);
     void widen_kv(int layer, int n_kv);
     void attention_head(int layer, int t, int h, int n_tokens, int n_past, int n_kv, int thread);
+    // A head's scores w over [first, pos] to its probabilities in F16 (p16) and widened (p32).
+    void probabilities(float* w, int n_kv, int first, int pos, uint16_t* p16, float* p32) const;
     // attention_head's single-query path for every head of row t at position pos, by KV head:
     // each K and V row is read once for its group of query heads.
     void attention_decode(int layer, int t, int pos, int n_kv);

@@ -1,6 +1,8 @@
 #pragma once
 // A model: hyper-parameters from GGUF metadata and weights used in place from the
 // memory-mapped file, read by its architecture (inference/arch.h).
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +40,10 @@ struct Hparams {
     int kv_dim() const { return n_head_kv * head_dim; }
     int q_dim() const { return n_head * head_dim; }
     bool is_swa(int layer) const { return !swa_layers.empty() && swa_layers[static_cast<size_t>(layer)]; }
+    // The first position a query at pos sees in this layer: a sliding-window layer sees
+    // (pos - n_swa, pos], as llama.cpp's SWA mask.
+    int visible_from(int layer, int pos) const { return is_swa(layer) ? std::max(0, pos - n_swa + 1) : 0; }
+    float attention_scale() const { return kq_scale != 0.0f ? kq_scale : 1.0f / std::sqrt(static_cast<float>(head_dim)); }
     const RopeConfig& rope_for(int layer) const { return is_swa(layer) ? rope_swa : rope; }
 };
 
