@@ -198,6 +198,8 @@ template <bool kHalves>
 void gemv_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
 template <bool kHalves>
 void gemv_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
+void gemv_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
+void gemv_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
 // True on CPUs that execute each 256-bit operation as two 128-bit ones (AMD Zen 1 and Zen+).
 bool splits_256_bit_ops();
 

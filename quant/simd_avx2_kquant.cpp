@@ -10,6 +10,7 @@
 //    acc_min = fma(s2, dmin*d_a, acc_min), the result acc - acc_min.
 // Integer sums are exact however they are grouped; only the float steps need llama.cpp's order.
 #include <cmath>
+#include <cstring>
 
 #include "quant/blocks.h"
 #include "quant/quant.h"
@@ -50,31 +51,8 @@ KBlock q2k_block(const BlockQ2_K& x, const BlockQ8_K& y) {
     return r;
 }
 
-// Q3_K: q - 4 from 2 low bits and a high bit (hmask), 16 groups with signed 6-bit scales.
-KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
-    int scales[16];
-    detail::q3_K_scales(x.scales, scales);
-    const __m256i high_bits = load32(x.hmask);
-    KBlock r{_mm256_setzero_si256()};
-    for (int half = 0; half < 2; ++half) {
-        const __m256i bits = load32(x.qs + 32 * half);
-        for (int k = 0; k < 4; ++k) {
-            const int c = 4 * half + k;
-            const __m256i low = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), _mm256_set1_epi8(3));
-            // Bit c of each hmask byte set: +0, clear: -4.
-            const __m256i bit = _mm256_and_si256(high_bits, _mm256_set1_epi8(static_cast<char>(1 << c)));
-            const __m256i minus4 = _mm256_and_si256(_mm256_cmpeq_epi8(bit, _mm256_setzero_si256()), _mm256_set1_epi8(4));
-            const __m256i q = _mm256_sub_epi8(low, minus4);
-            // |q| and y with q's sign, as dot_i8 takes them.
-            const __m256i yc = load32(y.qs + 32 * c);
-            r.lanes = _mm256_add_epi32(r.lanes, scaled_sums(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yc, q), scales[2 * c], scales[2 * c + 1]));
-        }
-    }
-    return r;
-}
-
-// Q4_K / Q5_K: 8 groups of 32 with 6-bit scales and mins; Q5_K's fifth bits in qh.
-// One group (chunk c): its scaled lanes, and min * (sum of its activations).
+// One group (chunk c) of Q4_K / Q5_K, one chunk at a time as the repacked GEMM sums them: its
+// scaled lanes, and min * (sum of its activations).
 template <typename Block>
 KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
     __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(x.qs + 32 * (c / 2)), 4 * (c % 2)), _mm256_set1_epi8(15));
@@ -88,13 +66,102 @@ KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
     return {scaled_sums(q, load32(y.qs + 32 * c), scale, scale), min * (y.bsums[2 * c] + y.bsums[2 * c + 1])};
 }
 
+// Q3_K's 16 signed 6-bit scales as int16 lanes 0..15 (llama.cpp's packing: low 4 bits in the
+// nibbles of bytes 0..7, high 2 bits in bytes 8..11), unpacked in four 32-bit words at once.
+__m256i q3k_scales16(const uint8_t packed[12]) {
+    uint32_t aux[3], s[4];
+    std::memcpy(aux, packed, sizeof(aux));
+    constexpr uint32_t kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+    s[0] = (aux[0] & kLow4) | ((aux[2] & kLow2) << 4);                 // scales 0..3
+    s[1] = (aux[1] & kLow4) | (((aux[2] >> 2) & kLow2) << 4);          // 4..7
+    s[2] = ((aux[0] >> 4) & kLow4) | (((aux[2] >> 4) & kLow2) << 4);   // 8..11
+    s[3] = ((aux[1] >> 4) & kLow4) | (((aux[2] >> 6) & kLow2) << 4);   // 12..15
+    const __m128i biased = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
+}
+
+// In both 128-bit halves of v, 16-bit element lo (low half) and hi (high half) in every
+// 16-bit lane: one byte shuffle.
+__m256i spread16(__m256i v, int lo, int hi) {
+    const auto pair = [](int e) { return static_cast<short>((2 * e) | ((2 * e + 1) << 8)); };
+    return _mm256_shuffle_epi8(v, _mm256_set_m128i(_mm_set1_epi16(pair(hi)), _mm_set1_epi16(pair(lo))));
+}
+
+// Q3_K: q - 4 from 2 low bits and a high bit (hmask), 16 groups with signed 6-bit scales.
+// sum q * y = sum low * y - sum 4 * y over the elements whose high bit is clear: two maddubs
+// (pair sums far from saturating) subtracted in int16, then one madd by the 16-bit scales.
+KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
+    const __m256i scales = q3k_scales16(x.scales);
+    const __m256i scales_lo = _mm256_permute2x128_si256(scales, scales, 0x00);  // scales 0..7 in both halves
+    const __m256i scales_hi = _mm256_permute2x128_si256(scales, scales, 0x11);  // 8..15
+    const __m256i clear = _mm256_andnot_si256(load32(x.hmask), _mm256_set1_epi8(-1));
+    KBlock r{_mm256_setzero_si256()};
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+        const __m256i bits = load32(x.qs + 32 * half);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+            const int c = 4 * half + k;
+            const __m256i low = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), _mm256_set1_epi8(3));
+            // 4 where bit c of the hmask byte is clear: that bit moved to bit 2 of its byte.
+            const __m256i moved = c < 2 ? _mm256_slli_epi16(clear, 2 - c) : _mm256_srli_epi16(clear, c - 2);
+            const __m256i four = _mm256_and_si256(moved, _mm256_set1_epi8(4));
+            const __m256i yc = load32(y.qs + 32 * c);
+            const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(low, yc), _mm256_maddubs_epi16(four, yc));
+            const __m256i sc = spread16(c < 4 ? scales_lo : scales_hi, 2 * (c % 4), 2 * (c % 4) + 1);
+            r.lanes = _mm256_add_epi32(r.lanes, _mm256_madd_epi16(pairs, sc));
+        }
+    }
+    return r;
+}
+
+// Q4_K / Q5_K's 8 scales (bytes 0..7) and 8 mins (bytes 8..15) from their 12 packed bytes
+// (k4_scale_min's layout, four groups per 32-bit word).
+__m128i k4_scales_mins(const uint8_t packed[K_SCALE_SIZE]) {
+    uint32_t u[4];
+    std::memcpy(u, packed, K_SCALE_SIZE);
+    constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+    u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);  // mins 4..7
+    const uint32_t mins_lo = u[1] & kLow6;                          // mins 0..3
+    u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);          // scales 4..7
+    u[2] = mins_lo;
+    u[0] &= kLow6;                                                  // scales 0..3
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+// Lane k: min[2k] * (activation sum of group 2k) + min[2k+1] * (that of group 2k+1).
+__m128i k4_min_lanes(__m128i scales_mins, const BlockQ8_K& y) {
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales_mins, scales_mins));
+    const __m128i group_sums = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums)),
+                                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums + 8)));
+    return _mm_madd_epi16(mins, group_sums);
+}
+
+int hsum4_i32(__m128i v) {
+    v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(v);
+}
+
+// Q4_K / Q5_K: 8 groups of 32 with 6-bit scales and mins; Q5_K's fifth bits in qh (bit c of
+// each byte for chunk c, moved to bit 4).
 template <typename Block>
 KBlock q45k_block(const Block& x, const BlockQ8_K& y) {
-    KBlock r{_mm256_setzero_si256()};
+    const __m128i scales_mins = k4_scales_mins(x.scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
+    KBlock r{_mm256_setzero_si256(), hsum4_i32(k4_min_lanes(scales_mins, y))};
+    [[maybe_unused]] __m256i qh;
+    if constexpr (requires { x.qh; }) qh = load32(x.qh);
+#pragma GCC unroll 8
     for (int c = 0; c < 8; ++c) {
-        const KBlock chunk = q45k_chunk(x, y, c);
-        r.lanes = _mm256_add_epi32(r.lanes, chunk.lanes);
-        r.mins += chunk.mins;
+        const __m256i bits = load32(x.qs + 32 * (c / 2));
+        __m256i q = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(bits, 4) : bits, _mm256_set1_epi8(15));
+        if constexpr (requires { x.qh; }) {
+            const __m256i moved = c <= 4 ? _mm256_slli_epi16(qh, 4 - c) : _mm256_srli_epi16(qh, c - 4);
+            q = _mm256_or_si256(q, _mm256_and_si256(moved, _mm256_set1_epi8(16)));
+        }
+        const __m256i pairs = _mm256_maddubs_epi16(q, load32(y.qs + 32 * c));
+        r.lanes = _mm256_add_epi32(r.lanes, _mm256_madd_epi16(pairs, spread16(scales, c, c)));
     }
     return r;
 }
@@ -188,16 +255,7 @@ float vec_dot_q4_k(int64_t n, const void* w, const void* a) {
         const float d = y[b].d * half_to_float(x[b].d);
         const float dmin = -y[b].d * half_to_float(x[b].dmin);
         // Minimums in 4 lanes of two 32-groups each.
-        int min_lanes[4];
-        for (int k = 0; k < 4; ++k) {
-            min_lanes[k] = 0;
-            for (int g = 2 * k; g < 2 * k + 2; ++g) {
-                int scale = 0, min = 0;
-                detail::k4_scale_min(x[b].scales, g, scale, min);
-                min_lanes[k] += min * (y[b].bsums[2 * g] + y[b].bsums[2 * g + 1]);
-            }
-        }
-        const __m128 mins = _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(min_lanes)));
+        const __m128 mins = _mm_cvtepi32_ps(k4_min_lanes(k4_scales_mins(x[b].scales), y[b]));
         acc_min = _mm_fmadd_ps(_mm_set1_ps(dmin), mins, acc_min);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q45k_block(x[b], y[b]).lanes), acc);
     }

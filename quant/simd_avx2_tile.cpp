@@ -225,9 +225,6 @@ void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums) {
 void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
     block_tile<BlockQ4_0, BlockQ8_0, q4_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
-void tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
-    block_tile<BlockQ5_0, BlockQ8_0, q5_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
-}
 // Activation rows in groups of 4 through the micro-tiles, any rest one at a time through the
 // generation kernel (four weight rows at a time).
 template <typename Block, typename Act, __m256i (*Quants)(const Block&),
@@ -253,8 +250,11 @@ void tile_q4_1_halves(int64_t n, const void* w, size_t ws, int n_rows, const voi
                       size_t os) {
     tile_with_gemv<BlockQ4_1, BlockQ8_1, q4_1_quants, gemv_q4_1<true>>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
+void tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
+    tile_with_gemv<BlockQ5_0, BlockQ8_0, q5_0_quants, gemv_q5_0>(n, w, ws, n_rows, a, as, n_acts, out, os);
+}
 void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
-    block_tile<BlockQ5_1, BlockQ8_1, q5_1_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);
+    tile_with_gemv<BlockQ5_1, BlockQ8_1, q5_1_quants, gemv_q5_1>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 
 // Rows in groups of 8 (llama.cpp repacks only matrices whose rows are a multiple of 8);
