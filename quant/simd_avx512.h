@@ -24,8 +24,8 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
 // avx2::tile_q8_0 (vec_dot's and tinyBLAS's order for Q8_0), bit for bit: activation rows in
 // groups of 4 with VNNI's byte products (256-bit vectors: each output keeps its 8 lanes).
 void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
-// avx2::tile_q4_0_repacked (llama.cpp's repacked Q4_0 order), bit for bit: 8-row groups times
-// activation rows in groups of 4 with VNNI's byte products.
+// avx2::tile_q4_0_repacked (llama.cpp's repacked Q4_0 order), bit for bit: 16-row groups with
+// VNNI's byte products, from a per-tile copy for batches of 16+ rows (simd_avx512_q4_0.cpp).
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                         size_t os);
 // avx2::tile_q6_k_tiled (the tiled k-quant order), bit for bit, the same way.

@@ -13,18 +13,7 @@
 // Q6_K: vpdpbusd wants unsigned bytes, so the quants are taken as q + 32 (0..63) and the
 // excess is taken off with the activation's 16-element sums: scale * dot(q, y) =
 // scale * dot(q + 32, y) - 32 * scale * bsum, exact in int32.
-// GCC 12 warns, wrongly, that the _mm512_undefined_* placeholders inside its own intrinsics
-// (_mm512_cvtepi32_ps, _mm512_slli_epi32, _mm512_shuffle_f32x4) are or may be used
-// uninitialized (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "quant/simd_avx512_common.h"  // first: the intrinsics, with GCC's false warnings off
 
 #include <cpuid.h>
 
@@ -34,10 +23,9 @@
 
 // Inline code of ours compiled here for AVX-512 could become the copy the linker keeps for
 // every caller, on CPUs without it: this file calls only functions defined elsewhere
-// (detail::k4_groups, avx2's kernels), its own, and simd_rows8.h's (internal linkage).
+// (detail::k4_groups, avx2's kernels), its own, and simd_avx512_common.h's (internal linkage).
 #include "quant/blocks.h"
 #include "quant/simd_avx512.h"
-#include "quant/simd_rows8.h"
 #include "quant/unpack.h"
 
 namespace natter {
@@ -47,28 +35,13 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);
 void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
-void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
-                        size_t os);
 }  // namespace avx2
 
 namespace avx512 {
 namespace {
 
-// Batches of at least this many activation rows use the per-tile copy (as the AVX2 kernels).
-constexpr int kCopyActs = 16;
 // Activation rows that run over the copy together (their blocks stay in L1).
 constexpr int kActs = 4;
-
-inline __m512i load64(const void* p) { return _mm512_loadu_si512(p); }
-
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
-
-// Four bytes at p in every 32-bit lane.
-inline __m512i broadcast4(const int8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, sizeof(v));
-    return _mm512_set1_epi32(v);
-}
 
 // Row r's 32 bytes of one chunk into the copy's groups of 4: group k gets bytes 4k..4k+3 at 4r.
 inline void scatter_chunk(const uint8_t bytes[32], uint8_t (*groups)[64], int r) {
@@ -389,48 +362,6 @@ void q8_0_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act,
     }
 }
 
-// --- Q4_0, llama.cpp's repacked order ------------------------------------------------------
-
-// 8 Q4_0 weight rows (the lanes) x A activation rows, as avx2's q4_0_repacked_micro: per block
-// acc = fma(integer sum, d_w * d_a, acc) lane by lane. The rows' quant bytes are transposed in
-// registers (32-bit lane r of vector k: bytes 4k..4k+3 of row r), vpdpbusd forms sum q * y of
-// the unsigned nibbles, and 8 * sum y takes the offset off: the same integers.
-template <int A>
-void q4_0_rows8(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0* const* y, const int32_t* y_sums, float* out,
-                size_t os) {
-    __m256 acc[A];
-    for (int a = 0; a < A; ++a) acc[a] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(15);
-    for (int64_t b = 0; b < nb; ++b) {
-        const BlockQ4_0* x[8];
-        for (int r = 0; r < 8; ++r) {
-            x[r] = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
-            _mm_prefetch(reinterpret_cast<const char*>(x[r]) + 12 * 1024, _MM_HINT_T0);
-        }
-        const simd::Q4_0Rows8 rows = simd::load_q4_0_rows8(x);
-        const __m256i* groups = rows.groups;
-        const __m256 dw = rows.d;
-        __m256i dot[A];
-        for (int a = 0; a < A; ++a) dot[a] = _mm256_set1_epi32(-8 * y_sums[a * nb + b]);
-        for (int k = 0; k < 4; ++k) {
-            const __m256i lo = _mm256_and_si256(groups[k], m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(groups[k], 4), m4);
-            for (int a = 0; a < A; ++a) {
-                int32_t lo4, hi4;
-                std::memcpy(&lo4, y[a][b].qs + 4 * k, 4);
-                std::memcpy(&hi4, y[a][b].qs + 16 + 4 * k, 4);
-                dot[a] = _mm256_dpbusd_epi32(dot[a], lo, _mm256_set1_epi32(lo4));
-                dot[a] = _mm256_dpbusd_epi32(dot[a], hi, _mm256_set1_epi32(hi4));
-            }
-        }
-        for (int a = 0; a < A; ++a) {
-            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(y[a][b].d)));
-            acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[a]), d, acc[a]);
-        }
-    }
-    for (int a = 0; a < A; ++a) _mm256_storeu_ps(out + a * os, acc[a]);
-}
-
 bool cpu_has_avx512_vnni() {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_OSXSAVE) == 0) return false;
@@ -463,41 +394,6 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
     }
     if (r == n_rows) return;
     avx2::tile_q4_k_repacked_gemm(n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r, a, as, n_acts, out + r, os);
-}
-
-void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
-                        float* out, size_t os) {
-    constexpr int A = 4;
-    const int64_t nb = n / QK4_0;
-    const int grouped = n_acts - n_acts % A;
-    const int rows8 = n_rows - n_rows % 8;
-    if (grouped > 0 && rows8 > 0) {
-        thread_local std::vector<int32_t> y_sums;
-        y_sums.resize(static_cast<size_t>(A * nb));
-        for (int a = 0; a < grouped; a += A) {
-            const BlockQ8_0* y[A];
-            for (int i = 0; i < A; ++i) {
-                y[i] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + (a + i) * as);
-                for (int64_t b = 0; b < nb; ++b) {
-                    int32_t sum = 0;
-                    for (int l = 0; l < QK8_0; ++l) sum += y[i][b].qs[l];
-                    y_sums[i * nb + b] = sum;
-                }
-            }
-            for (int r = 0; r < rows8; r += 8) {
-                q4_0_rows8<A>(nb, static_cast<const uint8_t*>(w) + r * ws, ws, y, y_sums.data(), out + a * os + r, os);
-            }
-        }
-    }
-    // The rest (rows past the last 8, activation rows past the last 4) as the AVX2 kernel does.
-    if (grouped > 0 && rows8 < n_rows) {
-        avx2::tile_q4_0_repacked(n, static_cast<const uint8_t*>(w) + rows8 * ws, ws, n_rows - rows8, act, as, grouped,
-                                 out + rows8, os);
-    }
-    if (grouped < n_acts) {
-        avx2::tile_q4_0_repacked(n, w, ws, n_rows, static_cast<const uint8_t*>(act) + grouped * as, as, n_acts - grouped,
-                                 out + grouped * os, os);
-    }
 }
 
 void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {

@@ -1,0 +1,200 @@
+// Q4_0 in llama.cpp's repacked GEMV/GEMM order with 16 weight rows as the 16 lanes of a ZMM
+// vector and VNNI's vpdpbusd for the byte products: per block and row,
+// acc = fma(sum (q - 8) * y, d_w * d_a, acc), as avx2's kernel with 8 rows as lanes
+// (simd_avx2_tile.cpp). The unsigned nibbles give sum q * y, and 8 * sum y (the activation
+// block's sum, formed once per tile call) takes the offset off: the same integers.
+//
+// A batch of 16+ activation rows first copies the tile's rows into a per-tile buffer laid out
+// for the kernel (elements 4k..4k+3 of the 16 rows side by side: one 64-byte load per group),
+// so that every activation row runs over rows already unpacked; a smaller batch (generation)
+// reads the rows in place and transposes them in registers.
+#include "quant/simd_avx512_common.h"  // first: the intrinsics, with GCC's false warnings off
+
+#include <vector>
+
+#include "quant/blocks.h"
+#include "quant/simd_avx512.h"
+#include "quant/simd_rows8.h"
+
+namespace natter {
+namespace avx2 {  // the form for the rows the 16-row groups leave over (simd_avx2.h)
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                        size_t os);
+}  // namespace avx2
+
+namespace avx512 {
+namespace {
+
+// One block of 16 Q4_0 rows for the per-tile copy: group k holds elements 4k..4k+3 of every
+// row (row r at 4r) as unsigned nibbles, then the 16 scales.
+struct Q4_0Rows16 {
+    uint8_t q[8][64];
+    float d[16];
+};
+
+void interleave_q4_0(const uint8_t* w, size_t ws, int64_t nb, Q4_0Rows16* dst) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t b = 0; b < nb; ++b) {
+        for (int half = 0; half < 2; ++half) {
+            const BlockQ4_0* x[8];
+            for (int r = 0; r < 8; ++r) x[r] = reinterpret_cast<const BlockQ4_0*>(w + (8 * half + r) * ws) + b;
+            const simd::Q4_0Rows8 rows = simd::load_q4_0_rows8(x);
+            for (int k = 0; k < 4; ++k) {
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dst[b].q[k][32 * half]), _mm256_and_si256(rows.groups[k], m4));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dst[b].q[k + 4][32 * half]),
+                                    _mm256_and_si256(_mm256_srli_epi16(rows.groups[k], 4), m4));
+            }
+            _mm256_storeu_ps(&dst[b].d[8 * half], rows.d);
+        }
+    }
+}
+
+// 16 Q4_0 rows (the lanes, from the copy) x A activation rows in the repacked order, as
+// q4_0_rows8: per block acc = fma(sum (q - 8) * y, d_w * d_a, acc), the integer sum formed as
+// sum q * y (two vpdpbusd chains per activation row) minus 8 * sum y.
+template <int A>
+void q4_0_rows16(int64_t nb, const Q4_0Rows16* w, const BlockQ8_0* const* y, const int32_t* y_sums, size_t sums_stride,
+                 float* out, size_t os) {
+    __m512 acc[A];
+    for (int a = 0; a < A; ++a) acc[a] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const Q4_0Rows16& s = w[b];
+        __m512i even[A], odd[A];
+        for (int a = 0; a < A; ++a) {
+            even[a] = _mm512_set1_epi32(-8 * y_sums[a * sums_stride + b]);
+            odd[a] = _mm512_setzero_si512();
+        }
+        for (int k = 0; k < 8; k += 2) {
+            const __m512i q0 = load64(s.q[k]), q1 = load64(s.q[k + 1]);
+            for (int a = 0; a < A; ++a) {
+                even[a] = _mm512_dpbusd_epi32(even[a], q0, broadcast4(y[a][b].qs + 4 * k));
+                odd[a] = _mm512_dpbusd_epi32(odd[a], q1, broadcast4(y[a][b].qs + 4 * k + 4));
+            }
+        }
+        const __m512 dw = _mm512_loadu_ps(s.d);
+        for (int a = 0; a < A; ++a) {
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half_to_float(y[a][b].d)));
+            acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even[a], odd[a])), d, acc[a]);
+        }
+    }
+    for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
+}
+
+// q4_0_rows16 for batches too small for the copy (generation): the 16 rows read in place and
+// transposed in registers, as load_q4_0_rows8 does for 8 (128-bit lane j of t[r] holds row
+// r + 4j, so after the unpacks 32-bit lane l of groups[k] is row l).
+template <int A>
+void q4_0_rows16_direct(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0* const* y, const int32_t* y_sums,
+                        size_t sums_stride, float* out, size_t os) {
+    __m512 acc[A];
+    for (int a = 0; a < A; ++a) acc[a] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ4_0* x[16];
+        for (int r = 0; r < 16; ++r) {
+            x[r] = reinterpret_cast<const BlockQ4_0*>(w + r * ws) + b;
+            _mm_prefetch(reinterpret_cast<const char*>(x[r]) + 16 * ws, _MM_HINT_T0);  // the next group's row r
+        }
+        __m512i t[4];
+        for (int r = 0; r < 4; ++r) {
+            const auto row = [&](int i) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i]->qs)); };
+            t[r] = _mm512_inserti32x4(_mm512_castsi128_si512(row(r)), row(r + 4), 1);
+            t[r] = _mm512_inserti32x4(t[r], row(r + 8), 2);
+            t[r] = _mm512_inserti32x4(t[r], row(r + 12), 3);
+        }
+        const __m512i u0 = _mm512_unpacklo_epi32(t[0], t[1]), u1 = _mm512_unpackhi_epi32(t[0], t[1]);
+        const __m512i u2 = _mm512_unpacklo_epi32(t[2], t[3]), u3 = _mm512_unpackhi_epi32(t[2], t[3]);
+        const __m512i groups[4] = {_mm512_unpacklo_epi64(u0, u2), _mm512_unpackhi_epi64(u0, u2), _mm512_unpacklo_epi64(u1, u3),
+                                   _mm512_unpackhi_epi64(u1, u3)};
+        const __m512 dw = _mm512_cvtph_ps(_mm256_setr_epi16(
+            static_cast<short>(x[0]->d), static_cast<short>(x[1]->d), static_cast<short>(x[2]->d), static_cast<short>(x[3]->d),
+            static_cast<short>(x[4]->d), static_cast<short>(x[5]->d), static_cast<short>(x[6]->d), static_cast<short>(x[7]->d),
+            static_cast<short>(x[8]->d), static_cast<short>(x[9]->d), static_cast<short>(x[10]->d), static_cast<short>(x[11]->d),
+            static_cast<short>(x[12]->d), static_cast<short>(x[13]->d), static_cast<short>(x[14]->d), static_cast<short>(x[15]->d)));
+        __m512i dot[A];
+        for (int a = 0; a < A; ++a) dot[a] = _mm512_set1_epi32(-8 * y_sums[a * sums_stride + b]);
+        for (int k = 0; k < 4; ++k) {
+            const __m512i lo = _mm512_and_si512(groups[k], m4);
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(groups[k], 4), m4);
+            for (int a = 0; a < A; ++a) {
+                dot[a] = _mm512_dpbusd_epi32(dot[a], lo, broadcast4(y[a][b].qs + 4 * k));
+                dot[a] = _mm512_dpbusd_epi32(dot[a], hi, broadcast4(y[a][b].qs + 16 + 4 * k));
+            }
+        }
+        for (int a = 0; a < A; ++a) {
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half_to_float(y[a][b].d)));
+            acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[a]), d, acc[a]);
+        }
+    }
+    for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
+}
+
+// sums[a * nb + b] = the sum of the quants of block b of activation row a.
+void q8_0_block_sums(int64_t nb, const uint8_t* act, size_t as, int n_acts, std::vector<int32_t>& sums) {
+    sums.resize(static_cast<size_t>(n_acts * nb));
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int a = 0; a < n_acts; ++a) {
+        const auto* y = reinterpret_cast<const BlockQ8_0*>(act + a * as);
+        for (int64_t b = 0; b < nb; ++b) {
+            const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
+            sums[a * nb + b] = _mm_cvtsi128_si32(t);
+        }
+    }
+}
+
+// The tile's 16-row groups: for a batch of kCopyActs+ activation rows copied once, then every
+// activation row over the copy, kRows16Acts at a time; for fewer read in place, 4 at a time.
+constexpr int kRows16Acts = 8;
+
+void q4_0_rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const void* act, size_t as, int n_acts, float* out,
+                      size_t os) {
+    const int64_t nb = n / QK4_0;
+    const auto* w0 = static_cast<const uint8_t*>(w);
+    const auto* a0 = static_cast<const uint8_t*>(act);
+    thread_local std::vector<Q4_0Rows16> copy;
+    thread_local std::vector<int32_t> y_sums;
+    const bool copied = n_acts >= kCopyActs;
+    if (copied) {
+        copy.resize(static_cast<size_t>(n_groups * nb));
+        for (int g = 0; g < n_groups; ++g) interleave_q4_0(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
+    }
+    q8_0_block_sums(nb, a0, as, n_acts, y_sums);
+    auto run = [&]<int A>(int a) {
+        const BlockQ8_0* y[A];
+        for (int i = 0; i < A; ++i) y[i] = reinterpret_cast<const BlockQ8_0*>(a0 + (a + i) * as);
+        for (int g = 0; g < n_groups; ++g) {
+            float* o = out + a * os + 16 * g;
+            if (copied) {
+                q4_0_rows16<A>(nb, &copy[g * nb], y, &y_sums[a * nb], nb, o, os);
+            } else {
+                q4_0_rows16_direct<A>(nb, w0 + 16 * g * ws, ws, y, &y_sums[a * nb], nb, o, os);
+            }
+        }
+    };
+    int a = 0;
+    if (copied) {
+        for (; a + kRows16Acts <= n_acts; a += kRows16Acts) run.template operator()<kRows16Acts>(a);
+    } else {
+        for (; a + 4 <= n_acts; a += 4) run.template operator()<4>(a);
+    }
+    for (; a < n_acts; ++a) run.template operator()<1>(a);
+}
+
+}  // namespace
+
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
+                        float* out, size_t os) {
+    const int groups = n_rows / 16;
+    if (groups > 0) q4_0_rows16_tile(n, w, ws, groups, act, as, n_acts, out, os);
+    const int done = 16 * groups;
+    if (done == n_rows) return;
+    // The rows past the last 16 (llama.cpp repacks only multiples of 8) as the AVX2 kernel does.
+    avx2::tile_q4_0_repacked(n, static_cast<const uint8_t*>(w) + done * ws, ws, n_rows - done, act, as, n_acts, out + done,
+                             os);
+}
+
+}  // namespace avx512
+}  // namespace natter
