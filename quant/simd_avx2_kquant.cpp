@@ -30,6 +30,9 @@ __m256i scaled_sums(__m256i u, __m256i s, int scale_lo, int scale_hi) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
 }
 
+// The per-super-block helpers below are always inlined: called, each call would return its
+// lanes through memory and clear the upper halves of the vector registers (vzeroupper),
+// which cost Q3_K generation a third of its time.
 // Integer lanes of one super-block, and the integer sum of min * activation-sum.
 struct KBlock {
     __m256i lanes;  // as described at the top; sum of the lanes = sum of scale * q * q8
@@ -37,7 +40,7 @@ struct KBlock {
 };
 
 // Q2_K: 2-bit q in bit pairs, 16 groups of 16 with 4-bit scale and min.
-KBlock q2k_block(const BlockQ2_K& x, const BlockQ8_K& y) {
+[[gnu::always_inline]] inline KBlock q2k_block(const BlockQ2_K& x, const BlockQ8_K& y) {
     KBlock r{_mm256_setzero_si256()};
     for (int half = 0; half < 2; ++half) {
         const __m256i bits = load32(x.qs + 32 * half);
@@ -54,7 +57,7 @@ KBlock q2k_block(const BlockQ2_K& x, const BlockQ8_K& y) {
 // One group (chunk c) of Q4_K / Q5_K, one chunk at a time as the repacked GEMM sums them: its
 // scaled lanes, and min * (sum of its activations).
 template <typename Block>
-KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
+[[gnu::always_inline]] inline KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
     __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(x.qs + 32 * (c / 2)), 4 * (c % 2)), _mm256_set1_epi8(15));
     if constexpr (requires { x.qh; }) {
         const __m256i bit = _mm256_and_si256(load32(x.qh), _mm256_set1_epi8(static_cast<char>(1 << c)));
@@ -68,21 +71,23 @@ KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
 
 // Q3_K's 16 signed 6-bit scales as int16 lanes 0..15 (llama.cpp's packing: low 4 bits in the
 // nibbles of bytes 0..7, high 2 bits in bytes 8..11), unpacked in four 32-bit words at once.
-__m256i q3k_scales16(const uint8_t packed[12]) {
-    uint32_t aux[3], s[4];
+[[gnu::always_inline]] inline __m256i q3k_scales16(const uint8_t packed[12]) {
+    uint32_t aux[3];
     std::memcpy(aux, packed, sizeof(aux));
     constexpr uint32_t kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-    s[0] = (aux[0] & kLow4) | ((aux[2] & kLow2) << 4);                 // scales 0..3
-    s[1] = (aux[1] & kLow4) | (((aux[2] >> 2) & kLow2) << 4);          // 4..7
-    s[2] = ((aux[0] >> 4) & kLow4) | (((aux[2] >> 4) & kLow2) << 4);   // 8..11
-    s[3] = ((aux[1] >> 4) & kLow4) | (((aux[2] >> 6) & kLow2) << 4);   // 12..15
-    const __m128i biased = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    // Built in registers: four 32-bit stores read back as one 128-bit load would stall on
+    // store-to-load forwarding.
+    const __m128i biased = _mm_setr_epi32(
+        static_cast<int>((aux[0] & kLow4) | ((aux[2] & kLow2) << 4)),                // scales 0..3
+        static_cast<int>((aux[1] & kLow4) | (((aux[2] >> 2) & kLow2) << 4)),         // 4..7
+        static_cast<int>(((aux[0] >> 4) & kLow4) | (((aux[2] >> 4) & kLow2) << 4)),  // 8..11
+        static_cast<int>(((aux[1] >> 4) & kLow4) | (((aux[2] >> 6) & kLow2) << 4)));  // 12..15
     return _mm256_cvtepi8_epi16(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
 }
 
 // In both 128-bit halves of v, 16-bit element lo (low half) and hi (high half) in every
 // 16-bit lane: one byte shuffle.
-__m256i spread16(__m256i v, int lo, int hi) {
+[[gnu::always_inline]] inline __m256i spread16(__m256i v, int lo, int hi) {
     const auto pair = [](int e) { return static_cast<short>((2 * e) | ((2 * e + 1) << 8)); };
     return _mm256_shuffle_epi8(v, _mm256_set_m128i(_mm_set1_epi16(pair(hi)), _mm_set1_epi16(pair(lo))));
 }
@@ -90,7 +95,7 @@ __m256i spread16(__m256i v, int lo, int hi) {
 // Q3_K: q - 4 from 2 low bits and a high bit (hmask), 16 groups with signed 6-bit scales.
 // sum q * y = sum low * y - sum 4 * y over the elements whose high bit is clear: two maddubs
 // (pair sums far from saturating) subtracted in int16, then one madd by the 16-bit scales.
-KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
+[[gnu::always_inline]] inline KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
     const __m256i scales = q3k_scales16(x.scales);
     const __m256i scales_lo = _mm256_permute2x128_si256(scales, scales, 0x00);  // scales 0..7 in both halves
     const __m256i scales_hi = _mm256_permute2x128_si256(scales, scales, 0x11);  // 8..15
@@ -117,27 +122,25 @@ KBlock q3k_block(const BlockQ3_K& x, const BlockQ8_K& y) {
 
 // Q4_K / Q5_K's 8 scales (bytes 0..7) and 8 mins (bytes 8..15) from their 12 packed bytes
 // (k4_scale_min's layout, four groups per 32-bit word).
-__m128i k4_scales_mins(const uint8_t packed[K_SCALE_SIZE]) {
-    uint32_t u[4];
+[[gnu::always_inline]] inline __m128i k4_scales_mins(const uint8_t packed[K_SCALE_SIZE]) {
+    uint32_t u[3];
     std::memcpy(u, packed, K_SCALE_SIZE);
     constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-    u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);  // mins 4..7
-    const uint32_t mins_lo = u[1] & kLow6;                          // mins 0..3
-    u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);          // scales 4..7
-    u[2] = mins_lo;
-    u[0] &= kLow6;                                                  // scales 0..3
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+    return _mm_setr_epi32(static_cast<int>(u[0] & kLow6),                                         // scales 0..3
+                          static_cast<int>((u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4)),        // scales 4..7
+                          static_cast<int>(u[1] & kLow6),                                         // mins 0..3
+                          static_cast<int>(((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4)));  // mins 4..7
 }
 
 // Lane k: min[2k] * (activation sum of group 2k) + min[2k+1] * (that of group 2k+1).
-__m128i k4_min_lanes(__m128i scales_mins, const BlockQ8_K& y) {
+[[gnu::always_inline]] inline __m128i k4_min_lanes(__m128i scales_mins, const BlockQ8_K& y) {
     const __m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales_mins, scales_mins));
     const __m128i group_sums = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums)),
                                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(y.bsums + 8)));
     return _mm_madd_epi16(mins, group_sums);
 }
 
-int hsum4_i32(__m128i v) {
+[[gnu::always_inline]] inline int hsum4_i32(__m128i v) {
     v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
     v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm_cvtsi128_si32(v);
@@ -146,7 +149,7 @@ int hsum4_i32(__m128i v) {
 // Q4_K / Q5_K: 8 groups of 32 with 6-bit scales and mins; Q5_K's fifth bits in qh (bit c of
 // each byte for chunk c, moved to bit 4).
 template <typename Block>
-KBlock q45k_block(const Block& x, const BlockQ8_K& y) {
+[[gnu::always_inline]] inline KBlock q45k_block(const Block& x, const BlockQ8_K& y) {
     const __m128i scales_mins = k4_scales_mins(x.scales);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
     KBlock r{_mm256_setzero_si256(), hsum4_i32(k4_min_lanes(scales_mins, y))};
@@ -199,18 +202,18 @@ void q6k_lanes(const BlockQ6_K& x, const BlockQ8_K* const y[A], __m256i lanes[A]
     }
 }
 
-KBlock q6k_block(const BlockQ6_K& x, const BlockQ8_K& y) {
+[[gnu::always_inline]] inline KBlock q6k_block(const BlockQ6_K& x, const BlockQ8_K& y) {
     const BlockQ8_K* const ys[1] = {&y};
     KBlock r;
     q6k_lanes<1>(x, ys, &r.lanes);
     return r;
 }
 
-KBlock k_block(const BlockQ2_K& x, const BlockQ8_K& y) { return q2k_block(x, y); }
-KBlock k_block(const BlockQ3_K& x, const BlockQ8_K& y) { return q3k_block(x, y); }
-KBlock k_block(const BlockQ4_K& x, const BlockQ8_K& y) { return q45k_block(x, y); }
-KBlock k_block(const BlockQ5_K& x, const BlockQ8_K& y) { return q45k_block(x, y); }
-KBlock k_block(const BlockQ6_K& x, const BlockQ8_K& y) { return q6k_block(x, y); }
+[[gnu::always_inline]] inline KBlock k_block(const BlockQ2_K& x, const BlockQ8_K& y) { return q2k_block(x, y); }
+[[gnu::always_inline]] inline KBlock k_block(const BlockQ3_K& x, const BlockQ8_K& y) { return q3k_block(x, y); }
+[[gnu::always_inline]] inline KBlock k_block(const BlockQ4_K& x, const BlockQ8_K& y) { return q45k_block(x, y); }
+[[gnu::always_inline]] inline KBlock k_block(const BlockQ5_K& x, const BlockQ8_K& y) { return q45k_block(x, y); }
+[[gnu::always_inline]] inline KBlock k_block(const BlockQ6_K& x, const BlockQ8_K& y) { return q6k_block(x, y); }
 
 // Q3_K and Q6_K, which have no minimums: acc = fma(d_w * d_a, lanes, acc) per block.
 template <typename Block>
