@@ -200,6 +200,8 @@ template <bool kHalves>
 void gemv_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
 void gemv_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
 void gemv_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, float* out);
+// sums[b] = the sum of the quants of Q8_0 block b of an activation row (n / 32 blocks).
+void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums);
 // True on CPUs that execute each 256-bit operation as two 128-bit ones (AMD Zen 1 and Zen+).
 bool splits_256_bit_ops();
 

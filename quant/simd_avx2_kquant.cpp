@@ -54,16 +54,10 @@ struct KBlock {
     return r;
 }
 
-// One group (chunk c) of Q4_K / Q5_K, one chunk at a time as the repacked GEMM sums them: its
+// One group (chunk c) of Q4_K, one chunk at a time as the repacked GEMM sums them: its
 // scaled lanes, and min * (sum of its activations).
-template <typename Block>
-[[gnu::always_inline]] inline KBlock q45k_chunk(const Block& x, const BlockQ8_K& y, int c) {
-    __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(x.qs + 32 * (c / 2)), 4 * (c % 2)), _mm256_set1_epi8(15));
-    if constexpr (requires { x.qh; }) {
-        const __m256i bit = _mm256_and_si256(load32(x.qh), _mm256_set1_epi8(static_cast<char>(1 << c)));
-        const __m256i clear = _mm256_cmpeq_epi8(bit, _mm256_setzero_si256());
-        q = _mm256_or_si256(q, _mm256_andnot_si256(clear, _mm256_set1_epi8(16)));
-    }
+[[gnu::always_inline]] inline KBlock q4k_chunk(const BlockQ4_K& x, const BlockQ8_K& y, int c) {
+    const __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(x.qs + 32 * (c / 2)), 4 * (c % 2)), _mm256_set1_epi8(15));
     int scale = 0, min = 0;
     detail::k4_scale_min(x.scales, c, scale, min);
     return {scaled_sums(q, load32(y.qs + 32 * c), scale, scale), min * (y.bsums[2 * c] + y.bsums[2 * c + 1])};
@@ -331,8 +325,8 @@ float vec_dot_q4_k_repacked_gemm(int64_t n, const void* w, const void* a) {
         const float d = half_to_float(x[b].d) * y[b].d;
         const float dmin = half_to_float(x[b].dmin) * y[b].d;
         for (int c = 0; c < 8; c += 2) {
-            const KBlock first = q45k_chunk(x[b], y[b], c);
-            const KBlock second = q45k_chunk(x[b], y[b], c + 1);
+            const KBlock first = q4k_chunk(x[b], y[b], c);
+            const KBlock second = q4k_chunk(x[b], y[b], c + 1);
             const int sum = hsum8_i32(_mm256_add_epi32(first.lanes, second.lanes));
             acc = std::fma(static_cast<float>(sum), d, acc);
             acc_min = std::fma(static_cast<float>(first.mins + second.mins), dmin, acc_min);

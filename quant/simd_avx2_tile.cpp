@@ -211,6 +211,8 @@ void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, 
     for (int a = 0; a < A; ++a) _mm256_storeu_ps(out + a * os, acc[a]);
 }
 
+}  // namespace
+
 // sums[b] = the sum of the quants of Q8_0 block b of an activation row.
 void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums) {
     const auto* y = static_cast<const BlockQ8_0*>(act);
@@ -219,8 +221,6 @@ void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums) {
         sums[b] = hsum8_i32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
 }
-
-}  // namespace
 
 void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
     block_tile<BlockQ4_0, BlockQ8_0, q4_0_quants>(n, w, ws, n_rows, a, as, n_acts, out, os);

@@ -17,9 +17,10 @@
 #include "quant/simd_rows8.h"
 
 namespace natter {
-namespace avx2 {  // the form for the rows the 16-row groups leave over (simd_avx2.h)
+namespace avx2 {  // simd_avx2.h: the form for the rows the 16-row groups leave over, the block sums
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                         size_t os);
+void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums);
 }  // namespace avx2
 
 namespace avx512 {
@@ -129,22 +130,6 @@ void q4_0_rows16_direct(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0
     for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
 }
 
-// sums[a * nb + b] = the sum of the quants of block b of activation row a.
-void q8_0_block_sums(int64_t nb, const uint8_t* act, size_t as, int n_acts, std::vector<int32_t>& sums) {
-    sums.resize(static_cast<size_t>(n_acts * nb));
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int a = 0; a < n_acts; ++a) {
-        const auto* y = reinterpret_cast<const BlockQ8_0*>(act + a * as);
-        for (int64_t b = 0; b < nb; ++b) {
-            const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
-            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
-            sums[a * nb + b] = _mm_cvtsi128_si32(t);
-        }
-    }
-}
-
 // The tile's 16-row groups: for a batch of kCopyActs+ activation rows copied once, then every
 // activation row over the copy, kRows16Acts at a time; for fewer read in place, 4 at a time.
 constexpr int kRows16Acts = 8;
@@ -161,7 +146,8 @@ void q4_0_rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const v
         copy.resize(static_cast<size_t>(n_groups * nb));
         for (int g = 0; g < n_groups; ++g) interleave_q4_0(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
     }
-    q8_0_block_sums(nb, a0, as, n_acts, y_sums);
+    y_sums.resize(static_cast<size_t>(n_acts * nb));
+    for (int a = 0; a < n_acts; ++a) avx2::q8_0_block_sums(nb, a0 + a * as, &y_sums[a * nb]);
     auto run = [&]<int A>(int a) {
         const BlockQ8_0* y[A];
         for (int i = 0; i < A; ++i) y[i] = reinterpret_cast<const BlockQ8_0*>(a0 + (a + i) * as);
