@@ -21,8 +21,13 @@ bool has_avx512_vnni();
 // groups through the AVX-512 kernel when the batch is large enough for its per-tile copy.
 void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts,
                              float* out, size_t os);
-// avx2::tile_q8_0 (vec_dot's and tinyBLAS's order for Q8_0), bit for bit: activation rows in
-// groups of 4 with VNNI's byte products (256-bit vectors: each output keeps its 8 lanes).
+// avx2::tile_q4_0 / q4_1 / q5_0 / q5_1 / q8_0 (vec_dot's and tinyBLAS's order for the
+// 32-element block formats), bit for bit: two weight rows to a ZMM vector, each keeping its 8
+// lanes of the AVX2 order, with VNNI's byte products (simd_avx512_blocks.cpp).
+void tile_q4_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
+void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 // avx2::tile_q4_0_repacked (llama.cpp's repacked Q4_0 order), bit for bit: 16-row groups with
 // VNNI's byte products, from a per-tile copy for batches of 16+ rows (simd_avx512_q4_0.cpp).

@@ -34,7 +34,6 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
                              float* out, size_t os);
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);
-void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os);
 }  // namespace avx2
 
 namespace avx512 {
@@ -248,120 +247,6 @@ void rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const void* 
     }
 }
 
-// --- Q8_0 ---------------------------------------------------------------------------------
-
-// ggml's x86 hsum of 8 floats (simd_avx2.h's hsum8): upper half plus lower half, then lanes
-// (0+2) and (1+3), then those two.
-inline float hsum8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-// R Q8_0 weight rows x A Q8_0 activation rows in llama.cpp's order (tinyBLAS and vec_dot
-// alike): per block acc = fma(d_w * d_a, lanes, acc), lane l the integer sum of elements
-// 4l..4l+3; at the end hsum8(acc). vpdpbusd wants unsigned bytes, so the weights go in as
-// w + 128 and the excess 128 * (sum of 4 activation bytes), formed once per activation block
-// by a vpdpbusd with 128s, starts each sum negative: the lanes are exactly the AVX2 kernel's.
-template <int R, int A>
-void q8_0_micro(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* y, const float* wd, const float* ad,
-                float* out, size_t os) {
-    __m256 acc[R][A];
-    for (int r = 0; r < R; ++r) {
-        for (int a = 0; a < A; ++a) acc[r][a] = _mm256_setzero_ps();
-    }
-    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-    for (int64_t b = 0; b < nb; ++b) {
-        __m256i ya[A], excess[A];
-        for (int a = 0; a < A; ++a) {
-            ya[a] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[a][b].qs));
-            excess[a] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, ya[a]));
-        }
-        for (int r = 0; r < R; ++r) {
-            const __m256i wr = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs)), bias);
-            for (int a = 0; a < A; ++a) {
-                const __m256i lanes = _mm256_dpbusd_epi32(excess[a], wr, ya[a]);
-                const __m256 d = _mm256_set1_ps(wd[r * nb + b] * ad[a * nb + b]);
-                acc[r][a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc[r][a]);
-            }
-        }
-    }
-    for (int r = 0; r < R; ++r) {
-        for (int a = 0; a < A; ++a) out[a * os + r] = hsum8(acc[r][a]);
-    }
-}
-
-// 2P Q8_0 weight rows x A activation rows, two rows to a ZMM vector: lanes 0-7 are row 2p's 8
-// lanes of q8_0_micro, lanes 8-15 row 2p+1's (the activation block broadcast to both halves,
-// each half's scale d_w * d_a of its own row), so every lane takes q8_0_micro's steps and each
-// half's hsum8 is its output.
-template <int P, int A>
-void q8_0_pairs(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* y, const float* wd, const float* ad,
-                float* out, size_t os) {
-    __m512 acc[P][A];
-    for (int p = 0; p < P; ++p) {
-        for (int a = 0; a < A; ++a) acc[p][a] = _mm512_setzero_ps();
-    }
-    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-    for (int64_t b = 0; b < nb; ++b) {
-        __m512i wr[P];
-        __m512 dw[P];
-        for (int p = 0; p < P; ++p) {
-            const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[2 * p][b].qs));
-            const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[2 * p + 1][b].qs));
-            wr[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), bias);
-            dw[p] = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(wd[2 * p * nb + b]), _mm512_set1_ps(wd[(2 * p + 1) * nb + b]));
-        }
-        for (int a = 0; a < A; ++a) {
-            const __m512i ya = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[a][b].qs)));
-            const __m512i excess = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, ya));
-            const __m512 da = _mm512_set1_ps(ad[a * nb + b]);
-            for (int p = 0; p < P; ++p) {
-                const __m512i lanes = _mm512_dpbusd_epi32(excess, wr[p], ya);
-                acc[p][a] = _mm512_fmadd_ps(_mm512_mul_ps(dw[p], da), _mm512_cvtepi32_ps(lanes), acc[p][a]);
-            }
-        }
-    }
-    for (int p = 0; p < P; ++p) {
-        for (int a = 0; a < A; ++a) {
-            out[a * os + 2 * p] = hsum8(_mm512_castps512_ps256(acc[p][a]));
-            out[a * os + 2 * p + 1] = hsum8(_mm512_castps512_ps256(_mm512_shuffle_f32x4(acc[p][a], acc[p][a], 0xee)));
-        }
-    }
-}
-
-// The activation rows in groups of 4 (any rest through the AVX2 kernel, which gives them
-// the generation kernel), weight rows in micro-tiles of 4 then single rows.
-void q8_0_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out, size_t os) {
-    constexpr int R = 4, A = 4;
-    const int64_t nb = n / QK8_0;
-    auto wrow = [&](int r) { return reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + r * ws); };
-    auto arow = [&](int a) { return reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + a * as); };
-    thread_local std::vector<float> wd, ad;
-    wd.resize(static_cast<size_t>(n_rows * nb));
-    ad.resize(static_cast<size_t>(A * nb));
-    for (int r = 0; r < n_rows; ++r) {
-        for (int64_t b = 0; b < nb; ++b) wd[r * nb + b] = half_to_float(wrow(r)[b].d);
-    }
-    for (int a = 0; a + A <= n_acts; a += A) {
-        const BlockQ8_0* y[A];
-        for (int i = 0; i < A; ++i) {
-            y[i] = arow(a + i);
-            for (int64_t b = 0; b < nb; ++b) ad[i * nb + b] = half_to_float(y[i][b].d);
-        }
-        int r = 0;
-        for (; r + R <= n_rows; r += R) {
-            const BlockQ8_0* x[R] = {wrow(r), wrow(r + 1), wrow(r + 2), wrow(r + 3)};
-            q8_0_pairs<R / 2, A>(nb, x, y, &wd[r * nb], ad.data(), out + a * os + r, os);
-        }
-        for (; r < n_rows; ++r) {
-            const BlockQ8_0* x[1] = {wrow(r)};
-            q8_0_micro<1, A>(nb, x, y, &wd[r * nb], ad.data(), out + a * os + r, os);
-        }
-    }
-}
-
 bool cpu_has_avx512_vnni() {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_OSXSAVE) == 0) return false;
@@ -394,14 +279,6 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
     }
     if (r == n_rows) return;
     avx2::tile_q4_k_repacked_gemm(n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r, a, as, n_acts, out + r, os);
-}
-
-void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out, size_t os) {
-    const int grouped = n_acts - n_acts % 4;
-    if (grouped > 0) q8_0_tile(n, w, ws, n_rows, a, as, grouped, out, os);
-    if (grouped == n_acts) return;
-    avx2::tile_q8_0(n, w, ws, n_rows, static_cast<const uint8_t*>(a) + grouped * as, as, n_acts - grouped, out + grouped * os,
-                    os);
 }
 
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,

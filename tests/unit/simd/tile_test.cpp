@@ -119,15 +119,18 @@ TEST(TileDotForms, HalvesAndFullWidthAsVecDot) {
     }
 }
 
-// Batch kernels with an AVX2 form and, for CPUs with AVX-512 VNNI, another (the k-quants: 16
-// rows as the lanes of a ZMM vector; Q8_0: VNNI's byte products); both must be bit for bit the
-// one-row kernel. The shapes take the 16-row groups, an 8-row group and single rows after
-// them, and batches around the per-tile copy's threshold of 16 activation rows and the groups
-// of 4 activation rows.
+// Batch kernels with an AVX2 form and, for CPUs with AVX-512 VNNI, another (the k-quants and
+// repacked Q4_0: 16 rows as the lanes of a ZMM vector; the 32-element block formats: two rows
+// to a ZMM vector); both must be bit for bit the one-row kernel.
 const Case kWideCases[] = {Case{GgmlType::Q4_K, DotPath::RepackedGemm}, Case{GgmlType::Q6_K, DotPath::Tiled},
                            Case{GgmlType::Q8_0, DotPath::TinyBlas}, Case{GgmlType::Q8_0, DotPath::Vector},
-                           Case{GgmlType::Q4_0, DotPath::Repacked}, Case{GgmlType::Q4_0, DotPath::RepackedGemm}};
-const int kWideShapes[][2] = {{16, 16}, {48, 17}, {24, 19}, {35, 22}, {16, 15}, {64, 24}};
+                           Case{GgmlType::Q4_0, DotPath::Repacked}, Case{GgmlType::Q4_0, DotPath::RepackedGemm},
+                           Case{GgmlType::Q4_0, DotPath::TinyBlas},      Case{GgmlType::Q4_1, DotPath::Vector},
+                           Case{GgmlType::Q5_0, DotPath::TinyBlas},      Case{GgmlType::Q5_1, DotPath::Vector}};
+// The 16-row groups, an 8-row group and single rows after them; batches around the per-tile
+// copy's threshold of 16 activation rows, and the block formats' micro-tiles of 4 weight rows
+// x 8 then 4 activation rows, with weight rows and activation rows left over (shapes 3 to 6).
+const int kWideShapes[][2] = {{16, 16}, {48, 17}, {24, 19}, {35, 22}, {16, 15}, {64, 24}, {4, 4}, {6, 13}};
 
 TEST(TileDotForms, Avx2FormsAsVecDot) {
     if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
