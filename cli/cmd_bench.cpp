@@ -297,6 +297,7 @@ void add_bench_command(CLI::App& app) {
         ->delimiter(',')->capture_default_str()->check(CLI::Range(0, 1 << 20));
     cmd->add_option("--flash-attn", o->flash_attn, "-fa: flash attention on, off or auto (auto: on), or several: -fa 0,1")
         ->delimiter(',')->capture_default_str()->check(CLI::Validator(flash_attn_error, "on|off|auto"));
+    add_batch_order_option(*cmd);
     cmd->add_option("-r,--repetitions", o->reps, "Timed runs of each test")->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("-b,--batch-size", o->n_batch, "Prompt tokens evaluated per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
     cmd->add_option("-o,--output", o->output, "Output format: md, csv or json")->capture_default_str()

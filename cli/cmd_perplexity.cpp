@@ -120,6 +120,7 @@ void add_perplexity_command(CLI::App& app) {
         ->capture_default_str()->check(CLI::Range(1, 1 << 20));
     cmd->add_option("-t,--threads", a->options.n_threads, "Threads (default: one per core)")->check(CLI::Range(0, 1024));
     add_flash_attn_option(*cmd, a->options.flash_attn);
+    add_batch_order_option(*cmd);
     cmd->add_option("--chunks", a->options.n_chunks, "Score only the first N chunks (default: all)")->check(CLI::PositiveNumber);
     cmd->add_option("--kl-divergence-base", a->kld_base, "Save the model's log-probabilities to FILE (llama.cpp's format), "
                     "or with --kl-divergence compare with them");

@@ -39,6 +39,12 @@ void add_flash_attn_option(CLI::App& cmd, bool& on);
 bool parse_flash_attn(const std::string& value);
 std::string flash_attn_error(const std::string& value);
 
+// --batch-order llama|fast: the summation order of prompt batches, process-wide (quant/kernels.h's
+// BatchOrder). llama, the default, gives llama.cpp's logits bit for bit; fast, natter's own
+// faster order where it has one (Q4_1 weights on CPUs with AVX-512 VNNI).
+void add_batch_order_option(CLI::App& cmd);
+std::string batch_order_error(const std::string& value);
+
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
 // --presence-penalty and -s/--seed.
 void add_sampling_options(CLI::App& cmd, SamplingParams& params);

@@ -80,10 +80,16 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Threa
     int n_first = 0;
     while (n_first < n_tokens && matmul_path(w, n_tokens, n_first) == first_path) ++n_first;
     const DotPath last_path = matmul_path(w, n_tokens, n_tokens - 1);
-    const ActRows parts[2] = {
+    ActRows parts[2] = {
         {0, n_first, k.vec_dot(w.type, first_path), k.tile_dot(w.type, first_path)},
         {n_first, n_tokens, k.vec_dot(w.type, last_path), k.tile_dot(w.type, last_path)},
     };
+    if (n_tokens >= kFastBatchRows && batch_order() == BatchOrder::Fast) {
+        if (const TileDotFn fast = fast_batch_tile(w.type)) {
+            parts[0] = {0, n_tokens, nullptr, fast};  // natter's own order for the whole batch
+            parts[1] = {n_tokens, n_tokens, nullptr, nullptr};
+        }
+    }
 
     // Convert every activation row once (in parallel for a batch); all weight rows reuse it.
     thread_local std::vector<uint8_t> act;

@@ -1,6 +1,7 @@
 // Kernel selection and the portable reference table.
 #include "quant/kernels.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #endif
 
 #include "core/error.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 #include "quant/simd_avx2_table.h"
 
@@ -178,6 +180,34 @@ bool cpu_has_avx2() {
 }  // namespace
 
 const Kernels& reference_kernels() { return kReference; }
+
+namespace {
+std::atomic<BatchOrder> g_batch_order{BatchOrder::Llama};
+}  // namespace
+
+void set_batch_order(BatchOrder order) { g_batch_order.store(order, std::memory_order_relaxed); }
+BatchOrder batch_order() { return g_batch_order.load(std::memory_order_relaxed); }
+
+TileDotFn fast_batch_tile(GgmlType weight_type) {
+    if (&kernels() != avx2_kernels()) return nullptr;  // NATTER_KERNELS=reference, or no AVX2
+    return detail::fast_tile_form(weight_type);
+}
+
+float fast_batch_dot(GgmlType weight_type, int64_t n, const void* w, const void* act) {
+    if (weight_type != GgmlType::Q4_1) return 0.0f;
+    const auto* x = static_cast<const BlockQ4_1*>(w);
+    const auto* y = static_cast<const BlockQ8_1*>(act);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK4_1; ++b) {
+        int32_t sum = 0;
+        for (int j = 0; j < QK4_1 / 2; ++j) {
+            sum += (x[b].qs[j] & 15) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + QK4_1 / 2];
+        }
+        acc = std::fma(static_cast<float>(sum), fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
+        acc = std::fma(fp16_to_fp32(x[b].m), fp16_to_fp32(y[b].s), acc);
+    }
+    return acc;
+}
 
 const Kernels* avx2_kernels() {
     static const Kernels* table = cpu_has_avx2() ? detail::avx2_table() : nullptr;

@@ -118,4 +118,9 @@ TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path) {
     return nullptr;
 }
 
+TileDotFn fast_tile_form(GgmlType type) {
+    if (type == GgmlType::Q4_1 && avx512::has_avx512_vnni()) return avx512::fast_tile_q4_1;
+    return nullptr;
+}
+
 }  // namespace natter::detail

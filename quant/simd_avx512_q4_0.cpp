@@ -10,6 +10,7 @@
 // reads the rows in place and transposes them in registers.
 #include "quant/simd_avx512_common.h"  // first: the intrinsics, with GCC's false warnings off
 
+#include <cstring>
 #include <vector>
 
 #include "quant/blocks.h"
@@ -169,7 +170,83 @@ void q4_0_rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const v
     for (; a < n_acts; ++a) run.template operator()<1>(a);
 }
 
+// --- Q4_1 in natter's fast batch order ---------------------------------------------------
+
+// One block of 16 Q4_1 rows for the per-tile copy: as Q4_0Rows16, then the 16 offsets.
+struct Q4_1Rows16 {
+    uint8_t q[8][64];
+    float d[16];
+    float m[16];
+};
+
+void interleave_q4_1(const uint8_t* w, size_t ws, int64_t nb, Q4_1Rows16* dst) {
+    for (int64_t b = 0; b < nb; ++b) {
+        for (int r = 0; r < 16; ++r) {
+            const BlockQ4_1& x = reinterpret_cast<const BlockQ4_1*>(w + r * ws)[b];
+            uint8_t bytes[32];
+            for (int j = 0; j < 16; ++j) {
+                bytes[j] = x.qs[j] & 15;
+                bytes[j + 16] = x.qs[j] >> 4;
+            }
+            for (int k = 0; k < 8; ++k) std::memcpy(&dst[b].q[k][4 * r], &bytes[4 * k], 4);
+            dst[b].d[r] = half_to_float(x.d);
+            dst[b].m[r] = half_to_float(x.m);
+        }
+    }
+}
+
+// 16 Q4_1 rows (the lanes, from the copy) x A Q8_1 activation rows, per block
+// acc = fma(sum q * y, d_w * d_a, acc), then acc = fma(m_w, s_a, acc): fast_batch_dot_q4_1.
+template <int A>
+void q4_1_rows16(int64_t nb, const Q4_1Rows16* w, const BlockQ8_1* const* y, float* out, size_t os) {
+    __m512 acc[A];
+    for (int a = 0; a < A; ++a) acc[a] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const Q4_1Rows16& s = w[b];
+        __m512i even[A], odd[A];
+        for (int a = 0; a < A; ++a) even[a] = odd[a] = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k += 2) {
+            const __m512i q0 = load64(s.q[k]), q1 = load64(s.q[k + 1]);
+            for (int a = 0; a < A; ++a) {
+                even[a] = _mm512_dpbusd_epi32(even[a], q0, broadcast4(y[a][b].qs + 4 * k));
+                odd[a] = _mm512_dpbusd_epi32(odd[a], q1, broadcast4(y[a][b].qs + 4 * k + 4));
+            }
+        }
+        const __m512 dw = _mm512_loadu_ps(s.d), mw = _mm512_loadu_ps(s.m);
+        for (int a = 0; a < A; ++a) {
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half_to_float(y[a][b].d)));
+            acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even[a], odd[a])), d, acc[a]);
+            acc[a] = _mm512_fmadd_ps(mw, _mm512_set1_ps(half_to_float(y[a][b].s)), acc[a]);
+        }
+    }
+    for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
+}
+
 }  // namespace
+
+void fast_tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
+                    size_t os) {
+    const int64_t nb = n / QK4_1;
+    const int groups = n_rows / 16;
+    const auto* w0 = static_cast<const uint8_t*>(w);
+    const auto* a0 = static_cast<const uint8_t*>(act);
+    if (groups > 0) {
+        thread_local std::vector<Q4_1Rows16> copy;
+        copy.resize(static_cast<size_t>(groups * nb));
+        for (int g = 0; g < groups; ++g) interleave_q4_1(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
+        auto run = [&]<int A>(int a) {
+            const BlockQ8_1* y[A];
+            for (int i = 0; i < A; ++i) y[i] = reinterpret_cast<const BlockQ8_1*>(a0 + (a + i) * as);
+            for (int g = 0; g < groups; ++g) q4_1_rows16<A>(nb, &copy[g * nb], y, out + a * os + 16 * g, os);
+        };
+        int a = 0;
+        for (; a + kRows16Acts <= n_acts; a += kRows16Acts) run.template operator()<kRows16Acts>(a);
+        for (; a < n_acts; ++a) run.template operator()<1>(a);
+    }
+    const int done = 16 * groups;
+    if (done == n_rows) return;
+    tile_q4_1(n, w0 + done * ws, ws, n_rows - done, act, as, n_acts, out + done, os);
+}
 
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
                         float* out, size_t os) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "quant/kernels.h"
 #include "cli/common_options.h"
 #include "core/sha256.h"
 #include "inference/thread_pool.h"
@@ -143,6 +144,18 @@ TEST_F(CommandLine, FlashAttentionIsOnByDefaultAndTakesLlamaCppsValues) {
     EXPECT_THROW(parse({"chat", "-fa", "sometimes"}), CLI::ParseError);
 }
 
+TEST_F(CommandLine, BatchOrderIsLlamaCppsByDefaultAndFastOnlyWhenAsked) {
+    EXPECT_EQ(batch_order(), BatchOrder::Llama);  // the process's start
+    parse({"chat"});
+    EXPECT_EQ(batch_order(), BatchOrder::Llama);
+    parse({"run", "--batch-order", "fast", "-p", "x"});
+    EXPECT_EQ(batch_order(), BatchOrder::Fast);
+    parse({"chat", "--batch-order", "llama"});
+    EXPECT_EQ(batch_order(), BatchOrder::Llama);
+    EXPECT_THROW(parse({"chat", "--batch-order", "quick"}), CLI::ParseError);
+    EXPECT_EQ(batch_order(), BatchOrder::Llama);
+}
+
 TEST_F(CommandLine, InstructAndTemplateTogetherAreAUsageError) {
     EXPECT_THROW(parse({"chat", "-ins", "--template", "chatml"}), CLI::ParseError);
 }
@@ -243,7 +256,8 @@ protected:
 
 TEST_F(Binary, UsageErrorsExit2) {
     for (const char* args : {"--bogus", "chat --bogus", "run --no-such-flag", "chat -c lots", "chat --color=purple",
-                             "run -t -5 -p x", "info", "chat -ins --template chatml", "frobnicate"}) {
+                             "run -t -5 -p x", "info", "chat -ins --template chatml", "frobnicate",
+                             "run --batch-order quick -p x", "bench --batch-order", "perplexity --batch-order 1"}) {
         const Result r = run("'" + kNatter + "' " + args);
         EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
         EXPECT_FALSE(r.err.empty()) << args;

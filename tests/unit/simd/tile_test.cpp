@@ -4,11 +4,14 @@
 // not fill a micro-tile) are included, and the output stride is wider than the tile.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <bit>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
 #include "quant/simd_avx2_table.h"
@@ -158,6 +161,57 @@ TEST(TileDotForms, Avx512FormsAsVecDot) {
                 << type_name(c.type) << " AVX-512 " << shape[0] << "x" << shape[1];
         }
     }
+}
+
+// natter's fast batch order (--batch-order fast) for Q4_1: the tile bit for bit as the portable
+// fast_batch_dot on the 16-row groups, llama.cpp's order (vec_dot) on the rows after them; and
+// both orders within float rounding of the exact dot product of the same integers and scales,
+// summed in double.
+TEST(FastBatchOrder, Q4_1TileAsFastBatchDotAndNearTheExactSum) {
+    const TileDotFn tile = fast_batch_tile(GgmlType::Q4_1);
+    if (!tile) GTEST_SKIP() << "no fast-order Q4_1 kernel on this CPU (it needs AVX-512 F/BW/VL + VNNI)";
+    std::mt19937 rng(2468);
+    const Case c{GgmlType::Q4_1, DotPath::Vector};
+    const int64_t cols = 576;
+    const size_t w_bytes = row_size(GgmlType::Q4_1, cols), a_bytes = row_size(GgmlType::Q8_1, cols);
+    for (const auto& shape : {std::array{16, 16}, std::array{35, 17}, std::array{48, 25}, std::array{16, 1}}) {
+        const int n_rows = shape[0], n_acts = shape[1];
+        const std::vector<uint8_t> w = random_rows(rng, GgmlType::Q4_1, n_rows, cols);
+        std::vector<uint8_t> act(a_bytes * n_acts);
+        for (int a = 0; a < n_acts; ++a) {
+            const std::vector<float> x = random_floats(rng, static_cast<size_t>(cols));
+            avx2_kernels()->quantize_row(GgmlType::Q8_1)(x.data(), act.data() + a * a_bytes, cols);
+        }
+        const size_t os = static_cast<size_t>(n_rows) + 3;
+        std::vector<float> out(os * n_acts, -1.0f);
+        tile(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), os);
+        const VecDotFn llama = avx2_kernels()->vec_dot(c.type, c.path);
+        for (int a = 0; a < n_acts; ++a) {
+            for (int r = 0; r < n_rows; ++r) {
+                const uint8_t* wr = w.data() + r * w_bytes;
+                const uint8_t* ar = act.data() + a * a_bytes;
+                const float fast = fast_batch_dot(GgmlType::Q4_1, cols, wr, ar);
+                const float want = r < n_rows / 16 * 16 ? fast : llama(cols, wr, ar);
+                ASSERT_EQ(std::bit_cast<uint32_t>(out[a * os + r]), std::bit_cast<uint32_t>(want))
+                    << n_rows << "x" << n_acts << " row " << r << " act " << a << ": " << out[a * os + r] << " vs " << want;
+                // The same integers and scales summed in double, and the size of what was summed.
+                const auto* x = reinterpret_cast<const BlockQ4_1*>(wr);
+                const auto* y = reinterpret_cast<const BlockQ8_1*>(ar);
+                double exact = 0.0, magnitude = 0.0;
+                for (int64_t b = 0; b < cols / 32; ++b) {
+                    int sum = 0;
+                    for (int j = 0; j < 16; ++j) sum += (x[b].qs[j] & 15) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + 16];
+                    const double term = double(fp16_to_fp32(x[b].d)) * fp16_to_fp32(y[b].d) * sum;
+                    const double offset = double(fp16_to_fp32(x[b].m)) * fp16_to_fp32(y[b].s);
+                    exact += term + offset;
+                    magnitude += std::abs(term) + std::abs(offset);
+                }
+                EXPECT_NEAR(fast, exact, 1e-6 * magnitude);
+                EXPECT_NEAR(llama(cols, wr, ar), exact, 1e-6 * magnitude);
+            }
+        }
+    }
+    EXPECT_EQ(fast_batch_tile(GgmlType::Q8_0), nullptr) << "a fast order without a test here";
 }
 
 // Attention's batched F16 products, many rows of the cache with one query at a time, on the
