@@ -100,7 +100,7 @@ void add_batch_order_option(CLI::App& cmd) {
            "--batch-order",
            [](const std::string& v) { set_batch_order(v == "fast" ? BatchOrder::Fast : BatchOrder::Llama); },
            "Summation order of prompt batches: llama (default: llama.cpp's, bit for bit) or fast (natter's own "
-           "where it has a faster kernel: Q4_1 weights on CPUs with AVX-512 VNNI; logits differ from llama.cpp's "
+           "where it has a faster kernel: Q4_1, Q5_0, Q5_1, Q8_0 weights on CPUs with AVX-512 VNNI; logits differ from llama.cpp's "
            "in the last bits)")
         ->type_name("llama|fast")
         ->check(batch_order_error, "llama|fast");

@@ -41,7 +41,7 @@ std::string flash_attn_error(const std::string& value);
 
 // --batch-order llama|fast: the summation order of prompt batches, process-wide (quant/kernels.h's
 // BatchOrder). llama, the default, gives llama.cpp's logits bit for bit; fast, natter's own
-// faster order where it has one (Q4_1 weights on CPUs with AVX-512 VNNI).
+// faster order where it has one (Q4_1, Q5_0, Q5_1, Q8_0 weights on CPUs with AVX-512 VNNI).
 void add_batch_order_option(CLI::App& cmd);
 std::string batch_order_error(const std::string& value);
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -193,20 +194,53 @@ TileDotFn fast_batch_tile(GgmlType weight_type) {
     return detail::fast_tile_form(weight_type);
 }
 
-float fast_batch_dot(GgmlType weight_type, int64_t n, const void* w, const void* act) {
-    if (weight_type != GgmlType::Q4_1) return 0.0f;
-    const auto* x = static_cast<const BlockQ4_1*>(w);
-    const auto* y = static_cast<const BlockQ8_1*>(act);
+namespace {
+
+// The signed quants of a 32-element block (the offset formats' unsigned ones), in element order.
+void block_quants(const BlockQ4_1& x, int q[32]) {
+    for (int j = 0; j < 16; ++j) q[j] = x.qs[j] & 15, q[j + 16] = x.qs[j] >> 4;
+}
+template <typename Block>
+void five_bit_quants(const Block& x, int q[32], int offset) {
+    uint32_t qh;
+    std::memcpy(&qh, x.qh, 4);
+    for (int j = 0; j < 16; ++j) {
+        q[j] = ((x.qs[j] & 15) | ((qh >> j) & 1) << 4) - offset;
+        q[j + 16] = ((x.qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - offset;
+    }
+}
+void block_quants(const BlockQ5_0& x, int q[32]) { five_bit_quants(x, q, 16); }
+void block_quants(const BlockQ5_1& x, int q[32]) { five_bit_quants(x, q, 0); }
+void block_quants(const BlockQ8_0& x, int q[32]) {
+    for (int j = 0; j < 32; ++j) q[j] = x.qs[j];
+}
+
+template <typename Block, typename Act>
+float fast_dot(int64_t n, const void* w, const void* act) {
+    const auto* x = static_cast<const Block*>(w);
+    const auto* y = static_cast<const Act*>(act);
     float acc = 0.0f;
-    for (int64_t b = 0; b < n / QK4_1; ++b) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        int q[32];
+        block_quants(x[b], q);
         int32_t sum = 0;
-        for (int j = 0; j < QK4_1 / 2; ++j) {
-            sum += (x[b].qs[j] & 15) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + QK4_1 / 2];
-        }
+        for (int j = 0; j < 32; ++j) sum += q[j] * y[b].qs[j];
         acc = std::fma(static_cast<float>(sum), fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);
-        acc = std::fma(fp16_to_fp32(x[b].m), fp16_to_fp32(y[b].s), acc);
+        if constexpr (std::is_same_v<Act, BlockQ8_1>) acc = std::fma(fp16_to_fp32(x[b].m), fp16_to_fp32(y[b].s), acc);
     }
     return acc;
+}
+
+}  // namespace
+
+float fast_batch_dot(GgmlType weight_type, int64_t n, const void* w, const void* act) {
+    switch (weight_type) {
+        case GgmlType::Q4_1: return fast_dot<BlockQ4_1, BlockQ8_1>(n, w, act);
+        case GgmlType::Q5_0: return fast_dot<BlockQ5_0, BlockQ8_0>(n, w, act);
+        case GgmlType::Q5_1: return fast_dot<BlockQ5_1, BlockQ8_1>(n, w, act);
+        case GgmlType::Q8_0: return fast_dot<BlockQ8_0, BlockQ8_0>(n, w, act);
+        default: return 0.0f;
+    }
 }
 
 const Kernels* avx2_kernels() {

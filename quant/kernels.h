@@ -97,13 +97,14 @@ enum class BatchOrder { Llama, Fast };
 void set_batch_order(BatchOrder order);  // process-wide (--batch-order)
 BatchOrder batch_order();
 inline constexpr int kFastBatchRows = 16;
-// The fast order's tile for a weight type on this CPU, or nullptr where there is none (Q4_1
-// with AVX-512 VNNI): out as TileDotFn, each output as fast_batch_dot sums it, except weight
-// rows past the last multiple of 16, which keep llama.cpp's order.
+// The fast order's tile for a weight type on this CPU, or nullptr where there is none (it is
+// Q4_1, Q5_0, Q5_1 and Q8_0 with AVX-512 VNNI): out as TileDotFn, each output as
+// fast_batch_dot sums it, except weight rows past the last multiple of 16, which keep
+// llama.cpp's order.
 TileDotFn fast_batch_tile(GgmlType weight_type);
 // The fast order of one output, in portable code: per 32-element block, the integer sum of
-// the products, acc = fma(float(sum), d_w * d_a, acc), then (Q4_1 with Q8_1 activations)
-// acc = fma(m_w, s_a, acc). Q4_1 only; 0 for other types.
+// the products, acc = fma(float(sum), d_w * d_a, acc), then (Q4_1, Q5_1: Q8_1 activations)
+// acc = fma(m_w, s_a, acc). Q4_1, Q5_0, Q5_1 and Q8_0; 0 for other types.
 float fast_batch_dot(GgmlType weight_type, int64_t n, const void* w, const void* act);
 
 // The kernels for this CPU: AVX2 if available (with the AVX-512 VNNI forms of some batch

@@ -119,8 +119,14 @@ TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path) {
 }
 
 TileDotFn fast_tile_form(GgmlType type) {
-    if (type == GgmlType::Q4_1 && avx512::has_avx512_vnni()) return avx512::fast_tile_q4_1;
-    return nullptr;
+    if (!avx512::has_avx512_vnni()) return nullptr;
+    switch (type) {
+        case GgmlType::Q4_1: return avx512::fast_tile_q4_1;
+        case GgmlType::Q5_0: return avx512::fast_tile_q5_0;
+        case GgmlType::Q5_1: return avx512::fast_tile_q5_1;
+        case GgmlType::Q8_0: return avx512::fast_tile_q8_0;
+        default: return nullptr;
+    }
 }
 
 }  // namespace natter::detail

@@ -33,11 +33,22 @@ void tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, s
 // VNNI's byte products, from a per-tile copy for batches of 16+ rows (simd_avx512_q4_0.cpp).
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                         size_t os);
-// natter's fast batch order for Q4_1 (fast_batch_tile, quant/kernels.h): 16 rows as the lanes
-// of a ZMM vector from a per-tile copy, one float step per block and output; the rows past the
-// last 16 through tile_q4_1 (llama.cpp's order).
+// natter's fast batch order (fast_batch_tile, quant/kernels.h): 16 rows as the lanes of a ZMM
+// vector from a per-tile copy, one float step per block and output; the rows past the last 16
+// through tile_q4_1 and the others (llama.cpp's order). simd_avx512_fast.cpp.
 void fast_tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                     size_t os);
+void fast_tile_q5_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                    size_t os);
+void fast_tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                    size_t os);
+void fast_tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                    size_t os);
+// tile_q4_0_repacked's batch path (n_acts >= 16): the first n_groups groups of 16 rows, copied
+// once as unsigned bytes, in llama.cpp's repacked order (which is the fast order's, with Q4_0's
+// bias of 8).
+void rows16_copy_q4_0(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts, float* out,
+                      size_t os);
 // avx2::tile_q6_k_tiled (the tiled k-quant order), bit for bit, the same way.
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);

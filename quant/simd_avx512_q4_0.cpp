@@ -6,16 +6,15 @@
 //
 // A batch of 16+ activation rows first copies the tile's rows into a per-tile buffer laid out
 // for the kernel (elements 4k..4k+3 of the 16 rows side by side: one 64-byte load per group),
-// so that every activation row runs over rows already unpacked; a smaller batch (generation)
+// so that every activation row runs over rows already unpacked (rows16_copy_q4_0, in
+// simd_avx512_fast.cpp, whose order this is); a smaller batch (generation)
 // reads the rows in place and transposes them in registers.
 #include "quant/simd_avx512_common.h"  // first: the intrinsics, with GCC's false warnings off
 
-#include <cstring>
 #include <vector>
 
 #include "quant/blocks.h"
 #include "quant/simd_avx512.h"
-#include "quant/simd_rows8.h"
 
 namespace natter {
 namespace avx2 {  // simd_avx2.h: the form for the rows the 16-row groups leave over, the block sums
@@ -27,63 +26,10 @@ void q8_0_block_sums(int64_t nb, const void* act, int32_t* sums);
 namespace avx512 {
 namespace {
 
-// One block of 16 Q4_0 rows for the per-tile copy: group k holds elements 4k..4k+3 of every
-// row (row r at 4r) as unsigned nibbles, then the 16 scales.
-struct Q4_0Rows16 {
-    uint8_t q[8][64];
-    float d[16];
-};
-
-void interleave_q4_0(const uint8_t* w, size_t ws, int64_t nb, Q4_0Rows16* dst) {
-    const __m256i m4 = _mm256_set1_epi8(15);
-    for (int64_t b = 0; b < nb; ++b) {
-        for (int half = 0; half < 2; ++half) {
-            const BlockQ4_0* x[8];
-            for (int r = 0; r < 8; ++r) x[r] = reinterpret_cast<const BlockQ4_0*>(w + (8 * half + r) * ws) + b;
-            const simd::Q4_0Rows8 rows = simd::load_q4_0_rows8(x);
-            for (int k = 0; k < 4; ++k) {
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dst[b].q[k][32 * half]), _mm256_and_si256(rows.groups[k], m4));
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dst[b].q[k + 4][32 * half]),
-                                    _mm256_and_si256(_mm256_srli_epi16(rows.groups[k], 4), m4));
-            }
-            _mm256_storeu_ps(&dst[b].d[8 * half], rows.d);
-        }
-    }
-}
-
-// 16 Q4_0 rows (the lanes, from the copy) x A activation rows in the repacked order, as
-// q4_0_rows8: per block acc = fma(sum (q - 8) * y, d_w * d_a, acc), the integer sum formed as
-// sum q * y (two vpdpbusd chains per activation row) minus 8 * sum y.
-template <int A>
-void q4_0_rows16(int64_t nb, const Q4_0Rows16* w, const BlockQ8_0* const* y, const int32_t* y_sums, size_t sums_stride,
-                 float* out, size_t os) {
-    __m512 acc[A];
-    for (int a = 0; a < A; ++a) acc[a] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-        const Q4_0Rows16& s = w[b];
-        __m512i even[A], odd[A];
-        for (int a = 0; a < A; ++a) {
-            even[a] = _mm512_set1_epi32(-8 * y_sums[a * sums_stride + b]);
-            odd[a] = _mm512_setzero_si512();
-        }
-        for (int k = 0; k < 8; k += 2) {
-            const __m512i q0 = load64(s.q[k]), q1 = load64(s.q[k + 1]);
-            for (int a = 0; a < A; ++a) {
-                even[a] = _mm512_dpbusd_epi32(even[a], q0, broadcast4(y[a][b].qs + 4 * k));
-                odd[a] = _mm512_dpbusd_epi32(odd[a], q1, broadcast4(y[a][b].qs + 4 * k + 4));
-            }
-        }
-        const __m512 dw = _mm512_loadu_ps(s.d);
-        for (int a = 0; a < A; ++a) {
-            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half_to_float(y[a][b].d)));
-            acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even[a], odd[a])), d, acc[a]);
-        }
-    }
-    for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
-}
-
-// q4_0_rows16 for batches too small for the copy (generation): the 16 rows read in place and
-// transposed in registers, as load_q4_0_rows8 does for 8 (128-bit lane j of t[r] holds row
+// 16 Q4_0 rows (the lanes) x A activation rows in the repacked order, for batches too small
+// for the copy (generation): per block acc = fma(sum (q - 8) * y, d_w * d_a, acc), the integer
+// sum formed as sum q * y minus 8 * sum y; the 16 rows read in place and transposed in
+// registers, as simd_rows8.h's load_q4_0_rows8 does for 8 (128-bit lane j of t[r] holds row
 // r + 4j, so after the unpacks 32-bit lane l of groups[k] is row l).
 template <int A>
 void q4_0_rows16_direct(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0* const* y, const int32_t* y_sums,
@@ -131,122 +77,33 @@ void q4_0_rows16_direct(int64_t nb, const uint8_t* w, size_t ws, const BlockQ8_0
     for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
 }
 
-// The tile's 16-row groups: for a batch of kCopyActs+ activation rows copied once, then every
-// activation row over the copy, kRows16Acts at a time; for fewer read in place, 4 at a time.
-constexpr int kRows16Acts = 8;
-
+// The tile's 16-row groups: a batch of kCopyActs+ activation rows through rows16_copy_q4_0 (the
+// rows copied once, as unsigned bytes), fewer read in place, 4 activation rows at a time.
 void q4_0_rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const void* act, size_t as, int n_acts, float* out,
                       size_t os) {
+    if (n_acts >= kCopyActs) {
+        rows16_copy_q4_0(n, w, ws, n_groups, act, as, n_acts, out, os);
+        return;
+    }
     const int64_t nb = n / QK4_0;
     const auto* w0 = static_cast<const uint8_t*>(w);
     const auto* a0 = static_cast<const uint8_t*>(act);
-    thread_local std::vector<Q4_0Rows16> copy;
     thread_local std::vector<int32_t> y_sums;
-    const bool copied = n_acts >= kCopyActs;
-    if (copied) {
-        copy.resize(static_cast<size_t>(n_groups * nb));
-        for (int g = 0; g < n_groups; ++g) interleave_q4_0(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
-    }
     y_sums.resize(static_cast<size_t>(n_acts * nb));
     for (int a = 0; a < n_acts; ++a) avx2::q8_0_block_sums(nb, a0 + a * as, &y_sums[a * nb]);
     auto run = [&]<int A>(int a) {
         const BlockQ8_0* y[A];
         for (int i = 0; i < A; ++i) y[i] = reinterpret_cast<const BlockQ8_0*>(a0 + (a + i) * as);
         for (int g = 0; g < n_groups; ++g) {
-            float* o = out + a * os + 16 * g;
-            if (copied) {
-                q4_0_rows16<A>(nb, &copy[g * nb], y, &y_sums[a * nb], nb, o, os);
-            } else {
-                q4_0_rows16_direct<A>(nb, w0 + 16 * g * ws, ws, y, &y_sums[a * nb], nb, o, os);
-            }
+            q4_0_rows16_direct<A>(nb, w0 + 16 * g * ws, ws, y, &y_sums[a * nb], nb, out + a * os + 16 * g, os);
         }
     };
     int a = 0;
-    if (copied) {
-        for (; a + kRows16Acts <= n_acts; a += kRows16Acts) run.template operator()<kRows16Acts>(a);
-    } else {
-        for (; a + 4 <= n_acts; a += 4) run.template operator()<4>(a);
-    }
+    for (; a + 4 <= n_acts; a += 4) run.template operator()<4>(a);
     for (; a < n_acts; ++a) run.template operator()<1>(a);
 }
 
-// --- Q4_1 in natter's fast batch order ---------------------------------------------------
-
-// One block of 16 Q4_1 rows for the per-tile copy: as Q4_0Rows16, then the 16 offsets.
-struct Q4_1Rows16 {
-    uint8_t q[8][64];
-    float d[16];
-    float m[16];
-};
-
-void interleave_q4_1(const uint8_t* w, size_t ws, int64_t nb, Q4_1Rows16* dst) {
-    for (int64_t b = 0; b < nb; ++b) {
-        for (int r = 0; r < 16; ++r) {
-            const BlockQ4_1& x = reinterpret_cast<const BlockQ4_1*>(w + r * ws)[b];
-            uint8_t bytes[32];
-            for (int j = 0; j < 16; ++j) {
-                bytes[j] = x.qs[j] & 15;
-                bytes[j + 16] = x.qs[j] >> 4;
-            }
-            for (int k = 0; k < 8; ++k) std::memcpy(&dst[b].q[k][4 * r], &bytes[4 * k], 4);
-            dst[b].d[r] = half_to_float(x.d);
-            dst[b].m[r] = half_to_float(x.m);
-        }
-    }
-}
-
-// 16 Q4_1 rows (the lanes, from the copy) x A Q8_1 activation rows, per block
-// acc = fma(sum q * y, d_w * d_a, acc), then acc = fma(m_w, s_a, acc): fast_batch_dot_q4_1.
-template <int A>
-void q4_1_rows16(int64_t nb, const Q4_1Rows16* w, const BlockQ8_1* const* y, float* out, size_t os) {
-    __m512 acc[A];
-    for (int a = 0; a < A; ++a) acc[a] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-        const Q4_1Rows16& s = w[b];
-        __m512i even[A], odd[A];
-        for (int a = 0; a < A; ++a) even[a] = odd[a] = _mm512_setzero_si512();
-        for (int k = 0; k < 8; k += 2) {
-            const __m512i q0 = load64(s.q[k]), q1 = load64(s.q[k + 1]);
-            for (int a = 0; a < A; ++a) {
-                even[a] = _mm512_dpbusd_epi32(even[a], q0, broadcast4(y[a][b].qs + 4 * k));
-                odd[a] = _mm512_dpbusd_epi32(odd[a], q1, broadcast4(y[a][b].qs + 4 * k + 4));
-            }
-        }
-        const __m512 dw = _mm512_loadu_ps(s.d), mw = _mm512_loadu_ps(s.m);
-        for (int a = 0; a < A; ++a) {
-            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half_to_float(y[a][b].d)));
-            acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even[a], odd[a])), d, acc[a]);
-            acc[a] = _mm512_fmadd_ps(mw, _mm512_set1_ps(half_to_float(y[a][b].s)), acc[a]);
-        }
-    }
-    for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, acc[a]);
-}
-
 }  // namespace
-
-void fast_tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
-                    size_t os) {
-    const int64_t nb = n / QK4_1;
-    const int groups = n_rows / 16;
-    const auto* w0 = static_cast<const uint8_t*>(w);
-    const auto* a0 = static_cast<const uint8_t*>(act);
-    if (groups > 0) {
-        thread_local std::vector<Q4_1Rows16> copy;
-        copy.resize(static_cast<size_t>(groups * nb));
-        for (int g = 0; g < groups; ++g) interleave_q4_1(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
-        auto run = [&]<int A>(int a) {
-            const BlockQ8_1* y[A];
-            for (int i = 0; i < A; ++i) y[i] = reinterpret_cast<const BlockQ8_1*>(a0 + (a + i) * as);
-            for (int g = 0; g < groups; ++g) q4_1_rows16<A>(nb, &copy[g * nb], y, out + a * os + 16 * g, os);
-        };
-        int a = 0;
-        for (; a + kRows16Acts <= n_acts; a += kRows16Acts) run.template operator()<kRows16Acts>(a);
-        for (; a < n_acts; ++a) run.template operator()<1>(a);
-    }
-    const int done = 16 * groups;
-    if (done == n_rows) return;
-    tile_q4_1(n, w0 + done * ws, ws, n_rows - done, act, as, n_acts, out + done, os);
-}
 
 void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
                         float* out, size_t os) {

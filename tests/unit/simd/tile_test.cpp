@@ -7,11 +7,11 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
 #include "quant/simd_avx2_table.h"
@@ -163,55 +163,92 @@ TEST(TileDotForms, Avx512FormsAsVecDot) {
     }
 }
 
-// natter's fast batch order (--batch-order fast) for Q4_1: the tile bit for bit as the portable
+// Block b of a weight row and an activation row, decoded here from the GGUF layout
+// (independently of quant/): the weight's signed quants (the offset formats' unsigned ones),
+// the activation's, d_w * d_a and, for the offset formats, m_w * s_a.
+struct BlockTerms {
+    int q[32], y[32];
+    double d, offset;
+};
+BlockTerms block_terms(GgmlType type, const uint8_t* w, const uint8_t* act, int64_t b) {
+    BlockTerms t{};
+    const size_t w_bytes = row_size(type, 32), a_bytes = row_size(traits(type).vec_dot_type, 32);
+    const uint8_t* x = w + b * w_bytes;
+    const uint8_t* y = act + b * a_bytes;
+    auto half = [](const uint8_t* p) { return double(fp16_to_fp32(static_cast<uint16_t>(p[0] | p[1] << 8))); };
+    const bool offsets = type == GgmlType::Q4_1 || type == GgmlType::Q5_1;
+    t.d = half(x) * half(y);
+    t.offset = offsets ? half(x + 2) * half(y + 2) : 0.0;
+    for (int j = 0; j < 32; ++j) t.y[j] = static_cast<int8_t>(y[a_bytes - 32 + j]);
+    const uint8_t* qs = x + (offsets ? 4 : 2);
+    uint32_t qh = 0;
+    if (type == GgmlType::Q5_0 || type == GgmlType::Q5_1) {
+        std::memcpy(&qh, qs, 4);
+        qs += 4;
+    }
+    for (int j = 0; j < 16; ++j) {
+        if (type == GgmlType::Q8_0) {
+            t.q[j] = static_cast<int8_t>(qs[j]);
+            t.q[j + 16] = static_cast<int8_t>(qs[j + 16]);
+            continue;
+        }
+        const int bias = type == GgmlType::Q5_0 ? 16 : 0;
+        t.q[j] = ((qs[j] & 15) | ((qh >> j) & 1) << 4) - bias;
+        t.q[j + 16] = ((qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - bias;
+    }
+    return t;
+}
+
+// natter's fast batch order (--batch-order fast): the tile bit for bit as the portable
 // fast_batch_dot on the 16-row groups, llama.cpp's order (vec_dot) on the rows after them; and
 // both orders within float rounding of the exact dot product of the same integers and scales,
 // summed in double.
-TEST(FastBatchOrder, Q4_1TileAsFastBatchDotAndNearTheExactSum) {
-    const TileDotFn tile = fast_batch_tile(GgmlType::Q4_1);
-    if (!tile) GTEST_SKIP() << "no fast-order Q4_1 kernel on this CPU (it needs AVX-512 F/BW/VL + VNNI)";
+TEST(FastBatchOrder, TilesAsFastBatchDotAndNearTheExactSum) {
+    if (!fast_batch_tile(GgmlType::Q4_1)) GTEST_SKIP() << "no fast-order kernels on this CPU (they need AVX-512 F/BW/VL + VNNI)";
     std::mt19937 rng(2468);
-    const Case c{GgmlType::Q4_1, DotPath::Vector};
     const int64_t cols = 576;
-    const size_t w_bytes = row_size(GgmlType::Q4_1, cols), a_bytes = row_size(GgmlType::Q8_1, cols);
-    for (const auto& shape : {std::array{16, 16}, std::array{35, 17}, std::array{48, 25}, std::array{16, 1}}) {
-        const int n_rows = shape[0], n_acts = shape[1];
-        const std::vector<uint8_t> w = random_rows(rng, GgmlType::Q4_1, n_rows, cols);
-        std::vector<uint8_t> act(a_bytes * n_acts);
-        for (int a = 0; a < n_acts; ++a) {
-            const std::vector<float> x = random_floats(rng, static_cast<size_t>(cols));
-            avx2_kernels()->quantize_row(GgmlType::Q8_1)(x.data(), act.data() + a * a_bytes, cols);
-        }
-        const size_t os = static_cast<size_t>(n_rows) + 3;
-        std::vector<float> out(os * n_acts, -1.0f);
-        tile(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), os);
-        const VecDotFn llama = avx2_kernels()->vec_dot(c.type, c.path);
-        for (int a = 0; a < n_acts; ++a) {
-            for (int r = 0; r < n_rows; ++r) {
-                const uint8_t* wr = w.data() + r * w_bytes;
-                const uint8_t* ar = act.data() + a * a_bytes;
-                const float fast = fast_batch_dot(GgmlType::Q4_1, cols, wr, ar);
-                const float want = r < n_rows / 16 * 16 ? fast : llama(cols, wr, ar);
-                ASSERT_EQ(std::bit_cast<uint32_t>(out[a * os + r]), std::bit_cast<uint32_t>(want))
-                    << n_rows << "x" << n_acts << " row " << r << " act " << a << ": " << out[a * os + r] << " vs " << want;
-                // The same integers and scales summed in double, and the size of what was summed.
-                const auto* x = reinterpret_cast<const BlockQ4_1*>(wr);
-                const auto* y = reinterpret_cast<const BlockQ8_1*>(ar);
-                double exact = 0.0, magnitude = 0.0;
-                for (int64_t b = 0; b < cols / 32; ++b) {
-                    int sum = 0;
-                    for (int j = 0; j < 16; ++j) sum += (x[b].qs[j] & 15) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + 16];
-                    const double term = double(fp16_to_fp32(x[b].d)) * fp16_to_fp32(y[b].d) * sum;
-                    const double offset = double(fp16_to_fp32(x[b].m)) * fp16_to_fp32(y[b].s);
-                    exact += term + offset;
-                    magnitude += std::abs(term) + std::abs(offset);
+    for (const Case c : {Case{GgmlType::Q4_1, DotPath::Vector}, Case{GgmlType::Q5_0, DotPath::TinyBlas},
+                         Case{GgmlType::Q5_1, DotPath::Vector}, Case{GgmlType::Q8_0, DotPath::TinyBlas}}) {
+        const TileDotFn tile = fast_batch_tile(c.type);
+        ASSERT_NE(tile, nullptr) << type_name(c.type);
+        const GgmlType act_type = traits(c.type).vec_dot_type;
+        const size_t w_bytes = row_size(c.type, cols), a_bytes = row_size(act_type, cols);
+        for (const auto& shape : {std::array{16, 16}, std::array{35, 17}, std::array{48, 25}, std::array{16, 1}}) {
+            const int n_rows = shape[0], n_acts = shape[1];
+            const std::vector<uint8_t> w = random_rows(rng, c.type, n_rows, cols);
+            std::vector<uint8_t> act(a_bytes * n_acts);
+            for (int a = 0; a < n_acts; ++a) {
+                const std::vector<float> x = random_floats(rng, static_cast<size_t>(cols));
+                avx2_kernels()->quantize_row(act_type)(x.data(), act.data() + a * a_bytes, cols);
+            }
+            const size_t os = static_cast<size_t>(n_rows) + 3;
+            std::vector<float> out(os * n_acts, -1.0f);
+            tile(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), os);
+            const VecDotFn llama = avx2_kernels()->vec_dot(c.type, c.path);
+            for (int a = 0; a < n_acts; ++a) {
+                for (int r = 0; r < n_rows; ++r) {
+                    const uint8_t* wr = w.data() + r * w_bytes;
+                    const uint8_t* ar = act.data() + a * a_bytes;
+                    const float fast = fast_batch_dot(c.type, cols, wr, ar);
+                    const float want = r < n_rows / 16 * 16 ? fast : llama(cols, wr, ar);
+                    ASSERT_EQ(std::bit_cast<uint32_t>(out[a * os + r]), std::bit_cast<uint32_t>(want))
+                        << type_name(c.type) << " " << n_rows << "x" << n_acts << " row " << r << " act " << a << ": "
+                        << out[a * os + r] << " vs " << want;
+                    double exact = 0.0, magnitude = 0.0;
+                    for (int64_t b = 0; b < cols / 32; ++b) {
+                        const BlockTerms t = block_terms(c.type, wr, ar, b);
+                        int sum = 0;
+                        for (int j = 0; j < 32; ++j) sum += t.q[j] * t.y[j];
+                        exact += t.d * sum + t.offset;
+                        magnitude += std::abs(t.d * sum) + std::abs(t.offset);
+                    }
+                    EXPECT_NEAR(fast, exact, 1e-6 * magnitude) << type_name(c.type);
+                    EXPECT_NEAR(llama(cols, wr, ar), exact, 1e-6 * magnitude) << type_name(c.type);
                 }
-                EXPECT_NEAR(fast, exact, 1e-6 * magnitude);
-                EXPECT_NEAR(llama(cols, wr, ar), exact, 1e-6 * magnitude);
             }
         }
     }
-    EXPECT_EQ(fast_batch_tile(GgmlType::Q8_0), nullptr) << "a fast order without a test here";
+    EXPECT_EQ(fast_batch_tile(GgmlType::Q4_K), nullptr) << "a fast order without a test here";
 }
 
 // Attention's batched F16 products, many rows of the cache with one query at a time, on the
