@@ -15,6 +15,7 @@
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "quant/simd_avx2_table.h"
+#include "quant/unpack.h"
 
 namespace natter {
 namespace {
@@ -196,33 +197,14 @@ TileDotFn fast_batch_tile(GgmlType weight_type) {
 
 namespace {
 
-// The signed quants of a 32-element block (the offset formats' unsigned ones), in element order.
-void block_quants(const BlockQ4_1& x, int q[32]) {
-    for (int j = 0; j < 16; ++j) q[j] = x.qs[j] & 15, q[j + 16] = x.qs[j] >> 4;
-}
-template <typename Block>
-void five_bit_quants(const Block& x, int q[32], int offset) {
-    uint32_t qh;
-    std::memcpy(&qh, x.qh, 4);
-    for (int j = 0; j < 16; ++j) {
-        q[j] = ((x.qs[j] & 15) | ((qh >> j) & 1) << 4) - offset;
-        q[j + 16] = ((x.qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - offset;
-    }
-}
-void block_quants(const BlockQ5_0& x, int q[32]) { five_bit_quants(x, q, 16); }
-void block_quants(const BlockQ5_1& x, int q[32]) { five_bit_quants(x, q, 0); }
-void block_quants(const BlockQ8_0& x, int q[32]) {
-    for (int j = 0; j < 32; ++j) q[j] = x.qs[j];
-}
-
 template <typename Block, typename Act>
 float fast_dot(int64_t n, const void* w, const void* act) {
     const auto* x = static_cast<const Block*>(w);
     const auto* y = static_cast<const Act*>(act);
     float acc = 0.0f;
     for (int64_t b = 0; b < n / 32; ++b) {
-        int q[32];
-        block_quants(x[b], q);
+        int8_t q[32];  // signed quants (the offset formats' unsigned ones)
+        detail::unpack(x[b], q);
         int32_t sum = 0;
         for (int j = 0; j < 32; ++j) sum += q[j] * y[b].qs[j];
         acc = std::fma(static_cast<float>(sum), fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d), acc);

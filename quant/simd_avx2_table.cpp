@@ -53,30 +53,11 @@ VecDotFn vec_dot(GgmlType type, DotPath path) {
     }
 }
 
+// The AVX-512 form where this CPU has one, else the AVX2 form (128-bit halves where the CPU
+// splits 256-bit operations).
 TileDotFn tile_dot(GgmlType type, DotPath path) {
-    const bool repacked = path == DotPath::Repacked || path == DotPath::RepackedGemm;
-    switch (type) {
-        case GgmlType::Q4_0:
-            if (!repacked) return avx512::has_avx512_vnni() ? avx512::tile_q4_0 : avx2::tile_q4_0;
-            return avx512::has_avx512_vnni() ? avx512::tile_q4_0_repacked : avx2::tile_q4_0_repacked;
-        case GgmlType::Q4_1:
-            if (avx512::has_avx512_vnni()) return avx512::tile_q4_1;
-            return avx2::splits_256_bit_ops() ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
-        case GgmlType::Q5_0: return avx512::has_avx512_vnni() ? avx512::tile_q5_0 : avx2::tile_q5_0;
-        case GgmlType::Q5_1: return avx512::has_avx512_vnni() ? avx512::tile_q5_1 : avx2::tile_q5_1;
-        case GgmlType::Q8_0:
-            if (avx512::has_avx512_vnni()) return avx512::tile_q8_0;
-            return avx2::splits_256_bit_ops() ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
-        case GgmlType::Q4_K:
-            if (path == DotPath::RepackedGemm) {
-                return avx512::has_avx512_vnni() ? avx512::tile_q4_k_repacked_gemm : avx2::tile_q4_k_repacked_gemm;
-            }
-            return path == DotPath::Repacked ? avx2::tile_q4_k_repacked : nullptr;
-        case GgmlType::Q6_K:
-            if (path != DotPath::Tiled) return avx2::tile_q6_k;
-            return avx512::has_avx512_vnni() ? avx512::tile_q6_k_tiled : avx2::tile_q6_k_tiled;
-        default: return nullptr;
-    }
+    if (const TileDotFn wide = avx512_tile_dot_form(type, path)) return wide;
+    return avx2_tile_dot_form(type, path, avx2::splits_256_bit_ops());
 }
 
 float dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::vec_dot_f16(n, x, y); }
@@ -94,15 +75,19 @@ constexpr Kernels kAvx2 = {
 const Kernels* avx2_table() { return &kAvx2; }
 
 TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves) {
-    if (type == GgmlType::Q4_1) return halves ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
-    if (type == GgmlType::Q8_0) return halves ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
-    if (type == GgmlType::Q4_0 && path != DotPath::Repacked && path != DotPath::RepackedGemm) return avx2::tile_q4_0;
-    if (type == GgmlType::Q5_0) return avx2::tile_q5_0;
-    if (type == GgmlType::Q5_1) return avx2::tile_q5_1;
-    if (type == GgmlType::Q4_K && path == DotPath::RepackedGemm) return avx2::tile_q4_k_repacked_gemm;
-    if (type == GgmlType::Q6_K && path == DotPath::Tiled) return avx2::tile_q6_k_tiled;
-    if (type == GgmlType::Q4_0 && (path == DotPath::Repacked || path == DotPath::RepackedGemm)) return avx2::tile_q4_0_repacked;
-    return tile_dot(type, path);
+    const bool repacked = path == DotPath::Repacked || path == DotPath::RepackedGemm;
+    switch (type) {
+        case GgmlType::Q4_0: return repacked ? avx2::tile_q4_0_repacked : avx2::tile_q4_0;
+        case GgmlType::Q4_1: return halves ? avx2::tile_q4_1_halves : avx2::tile_q4_1;
+        case GgmlType::Q5_0: return avx2::tile_q5_0;
+        case GgmlType::Q5_1: return avx2::tile_q5_1;
+        case GgmlType::Q8_0: return halves ? avx2::tile_q8_0_halves : avx2::tile_q8_0;
+        case GgmlType::Q4_K:
+            if (path == DotPath::RepackedGemm) return avx2::tile_q4_k_repacked_gemm;
+            return path == DotPath::Repacked ? avx2::tile_q4_k_repacked : nullptr;
+        case GgmlType::Q6_K: return path == DotPath::Tiled ? avx2::tile_q6_k_tiled : avx2::tile_q6_k;
+        default: return nullptr;
+    }
 }
 
 TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path) {

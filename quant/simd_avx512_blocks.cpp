@@ -63,38 +63,28 @@ inline __m512i with_high_bits(__m512i q, const uint8_t* qh_a, const uint8_t* qh_
     return _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(0x10));
 }
 
-// What the kernel needs of each format: its activation block type, the bias that makes its
-// quants unsigned (0: unsigned already, with offsets m * s), and the unsigned quants of two rows.
+// What the kernel needs of each format: Block32's activation type and bias, and the unsigned
+// quants of two rows.
 template <typename Block>
 struct Format;
 template <>
-struct Format<BlockQ4_0> {
-    using Act = BlockQ8_0;
-    static constexpr int kBias = 8;
+struct Format<BlockQ4_0> : Block32<BlockQ4_0> {
     static __m512i pair(const BlockQ4_0& a, const BlockQ4_0& b) { return nibbles2(a.qs, b.qs); }
 };
 template <>
-struct Format<BlockQ4_1> {
-    using Act = BlockQ8_1;
-    static constexpr int kBias = 0;
+struct Format<BlockQ4_1> : Block32<BlockQ4_1> {
     static __m512i pair(const BlockQ4_1& a, const BlockQ4_1& b) { return nibbles2(a.qs, b.qs); }
 };
 template <>
-struct Format<BlockQ5_0> {
-    using Act = BlockQ8_0;
-    static constexpr int kBias = 16;
+struct Format<BlockQ5_0> : Block32<BlockQ5_0> {
     static __m512i pair(const BlockQ5_0& a, const BlockQ5_0& b) { return with_high_bits(nibbles2(a.qs, b.qs), a.qh, b.qh); }
 };
 template <>
-struct Format<BlockQ5_1> {
-    using Act = BlockQ8_1;
-    static constexpr int kBias = 0;
+struct Format<BlockQ5_1> : Block32<BlockQ5_1> {
     static __m512i pair(const BlockQ5_1& a, const BlockQ5_1& b) { return with_high_bits(nibbles2(a.qs, b.qs), a.qh, b.qh); }
 };
 template <>
-struct Format<BlockQ8_0> {
-    using Act = BlockQ8_0;
-    static constexpr int kBias = 128;
+struct Format<BlockQ8_0> : Block32<BlockQ8_0> {
     static __m512i pair(const BlockQ8_0& a, const BlockQ8_0& b) {
         const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(load32(a.qs)), load32(b.qs), 1);
         return _mm512_xor_si512(both, _mm512_set1_epi8(static_cast<char>(0x80)));

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "quant/blocks.h"
+
 namespace natter::avx512 {
 namespace {
 
@@ -29,6 +31,36 @@ constexpr int kCopyActs = 16;
 inline __m512i load64(const void* p) { return _mm512_loadu_si512(p); }
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// The 32-element block formats as vpdpbusd takes them: the activation block type, and the
+// bias that makes the quants unsigned (q + bias; 0: unsigned already, with offsets m * s).
+template <typename Block>
+struct Block32;
+template <>
+struct Block32<BlockQ4_0> {
+    using Act = BlockQ8_0;
+    static constexpr int kBias = 8;
+};
+template <>
+struct Block32<BlockQ4_1> {
+    using Act = BlockQ8_1;
+    static constexpr int kBias = 0;
+};
+template <>
+struct Block32<BlockQ5_0> {
+    using Act = BlockQ8_0;
+    static constexpr int kBias = 16;
+};
+template <>
+struct Block32<BlockQ5_1> {
+    using Act = BlockQ8_1;
+    static constexpr int kBias = 0;
+};
+template <>
+struct Block32<BlockQ8_0> {
+    using Act = BlockQ8_0;
+    static constexpr int kBias = 128;
+};
 
 // Four bytes at p in every 32-bit lane.
 inline __m512i broadcast4(const int8_t* p) {

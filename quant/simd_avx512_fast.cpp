@@ -57,38 +57,28 @@ inline __m256i with_bit4(__m256i q, const uint8_t* qh) {
     return _mm256_mask_add_epi8(q, _cvtu32_mask32(bits), q, _mm256_set1_epi8(16));
 }
 
-// Each format's activation type, bias (0: unsigned quants with offsets m * s) and its 32
-// quants as unsigned bytes, in element order.
+// Each format's activation type and bias (Block32) and its 32 quants as unsigned bytes, in
+// element order.
 template <typename Block>
 struct Fast;
 template <>
-struct Fast<BlockQ4_0> {
-    using Act = BlockQ8_0;
-    static constexpr int kBias = 8;
+struct Fast<BlockQ4_0> : Block32<BlockQ4_0> {
     static __m256i quants(const BlockQ4_0& x) { return nibbles32(x.qs); }
 };
 template <>
-struct Fast<BlockQ4_1> {
-    using Act = BlockQ8_1;
-    static constexpr int kBias = 0;
+struct Fast<BlockQ4_1> : Block32<BlockQ4_1> {
     static __m256i quants(const BlockQ4_1& x) { return nibbles32(x.qs); }
 };
 template <>
-struct Fast<BlockQ5_0> {
-    using Act = BlockQ8_0;
-    static constexpr int kBias = 16;
+struct Fast<BlockQ5_0> : Block32<BlockQ5_0> {
     static __m256i quants(const BlockQ5_0& x) { return with_bit4(nibbles32(x.qs), x.qh); }
 };
 template <>
-struct Fast<BlockQ5_1> {
-    using Act = BlockQ8_1;
-    static constexpr int kBias = 0;
+struct Fast<BlockQ5_1> : Block32<BlockQ5_1> {
     static __m256i quants(const BlockQ5_1& x) { return with_bit4(nibbles32(x.qs), x.qh); }
 };
 template <>
-struct Fast<BlockQ8_0> {
-    using Act = BlockQ8_0;
-    static constexpr int kBias = 128;
+struct Fast<BlockQ8_0> : Block32<BlockQ8_0> {
     static __m256i quants(const BlockQ8_0& x) {
         return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)), _mm256_set1_epi8(static_cast<char>(0x80)));
     }
