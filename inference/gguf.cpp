@@ -217,6 +217,17 @@ struct GgufFile::Mapping {
     }
 };
 
+void GgufFile::release(const void* p, size_t n) const {
+    if (!mapping_ || n == 0) return;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const auto base = reinterpret_cast<uintptr_t>(mapping_->address);
+    const uintptr_t begin = std::max(base, (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page);
+    const uintptr_t end = std::min(base + mapping_->size, (reinterpret_cast<uintptr_t>(p) + n) / page * page);
+    // Clean pages of a read-only private mapping: dropped now, read from the file again if
+    // touched (an advice, so a failure changes nothing).
+    if (begin < end) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 GgufFile::GgufFile(GgufFile&&) noexcept = default;
 GgufFile& GgufFile::operator=(GgufFile&&) noexcept = default;
 GgufFile::~GgufFile() = default;

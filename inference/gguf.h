@@ -90,6 +90,10 @@ public:
 
     const std::vector<GgufTensor>& tensors() const { return tensors_; }
     const GgufTensor* find_tensor(std::string_view name) const;
+    // Gives the memory of the mapped pages inside [p, p + n) back to the system, when the
+    // file is mapped (open); reading them later reads the file again. For tensors the model
+    // keeps in another layout.
+    void release(const void* p, size_t n) const;
 
 private:
     GgufFile() = default;

@@ -7,6 +7,8 @@
 #include "inference/arch.h"
 #include "inference/file_type.h"
 #include "inference/model_reader.h"
+#include "quant/kernels.h"
+#include "quant/packed.h"
 #include "quant/quant.h"
 
 namespace natter {
@@ -39,6 +41,36 @@ Model::Model(GgufFile file) : file_(std::move(file)), tokenizer_(Tokenizer::from
     }
     layers_.resize(static_cast<size_t>(hp.n_layer));
     for (int l = 0; l < hp.n_layer; ++l) arch_->load_layer(file_, hp, l, layers_[static_cast<size_t>(l)]);
+    pack_weights();
+}
+
+// llama.cpp repacks the same matrices at load (every Q4_0 / Q4_K matrix it multiplies with,
+// the output too when it is the token embedding, of which it then loads a second copy).
+void Model::pack_weights() {
+    const Kernels& k = kernels();
+    std::vector<WeightMatrix*> todo;
+    auto consider = [&](WeightMatrix& m) {
+        if (m.empty() || !has_packed_layout(m.type) || m.rows % kPackedRows != 0) return;
+        if (matmul_path(m, 1, 0) != DotPath::Repacked) return;  // llama.cpp's kernels for packable rows
+        if (!k.packed_tile_dot(m.type, DotPath::Repacked) || !k.packed_tile_dot(m.type, DotPath::RepackedGemm)) return;
+        todo.push_back(&m);
+    };
+    for (LayerWeights& L : layers_) {
+        for (WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) consider(*m);
+    }
+    consider(output_);
+    for (WeightMatrix* m : todo) {
+        const size_t row_bytes = packed_row_bytes(m->type, m->cols);
+        const size_t bytes = static_cast<size_t>(m->rows) * row_bytes;
+        auto* buffer = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+        if (buffer == nullptr) throw Error(file_.path() + ": out of memory packing the weights (" + std::to_string(bytes) + " bytes)");
+        packed_.emplace_back(buffer);
+        pack_rows(m->type, m->cols, m->data, m->row_bytes, m->rows, buffer);
+        m->packed = buffer;
+        m->packed_row_bytes = row_bytes;
+        packed_bytes_ += bytes;
+        file_.release(m->data, static_cast<size_t>(m->rows) * m->row_bytes);
+    }
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path) { return from_gguf(GgufFile::open(path)); }

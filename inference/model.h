@@ -3,6 +3,7 @@
 // memory-mapped file, read by its architecture (inference/arch.h).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,8 +92,16 @@ public:
     std::string quant_name() const;
     int64_t n_params() const;
 
+    // Bytes of weights held packed for this CPU's kernels (quant/packed.h), 0 if none.
+    size_t packed_bytes() const { return packed_bytes_; }
+
 private:
+    struct FreeDeleter {
+        void operator()(uint8_t* p) const { std::free(p); }
+    };
     explicit Model(GgufFile file);
+    // Packs the matrices this CPU's kernels read faster packed and releases their file pages.
+    void pack_weights();
     GgufFile file_;
     const Architecture* arch_ = nullptr;
     Hparams hparams_;
@@ -101,6 +110,8 @@ private:
     std::vector<float> output_norm_;
     std::vector<float> output_bias_;
     std::vector<LayerWeights> layers_;
+    std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;
+    size_t packed_bytes_ = 0;
 };
 
 }  // namespace natter

@@ -80,11 +80,13 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Threa
     int n_first = 0;
     while (n_first < n_tokens && matmul_path(w, n_tokens, n_first) == first_path) ++n_first;
     const DotPath last_path = matmul_path(w, n_tokens, n_tokens - 1);
+    // Packed rows (quant/packed.h) have their own tiles, with the same bits.
+    const auto tile_of = [&](DotPath path) { return w.packed ? k.packed_tile_dot(w.type, path) : k.tile_dot(w.type, path); };
     ActRows parts[2] = {
-        {0, n_first, k.vec_dot(w.type, first_path), k.tile_dot(w.type, first_path)},
-        {n_first, n_tokens, k.vec_dot(w.type, last_path), k.tile_dot(w.type, last_path)},
+        {0, n_first, k.vec_dot(w.type, first_path), tile_of(first_path)},
+        {n_first, n_tokens, k.vec_dot(w.type, last_path), tile_of(last_path)},
     };
-    if (n_tokens >= kFastBatchRows && batch_order() == BatchOrder::Fast) {
+    if (n_tokens >= kFastBatchRows && batch_order() == BatchOrder::Fast && !w.packed) {
         if (const TileDotFn fast = fast_batch_tile(w.type)) {
             parts[0] = {0, n_tokens, nullptr, fast};  // natter's own order for the whole batch
             parts[1] = {n_tokens, n_tokens, nullptr, nullptr};
@@ -105,7 +107,11 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Threa
 
     const int64_t rows = w.rows;
     const int64_t cols = w.cols;
-    const int64_t block_rows = std::max<int64_t>(8, static_cast<int64_t>(kWeightBlockBytes / w.row_bytes) / 8 * 8);
+    // Whole groups of 16 rows (packed rows come in them; the threads' shares do too).
+    const int64_t block_rows =
+        std::max<int64_t>(kPackedRows, static_cast<int64_t>(kWeightBlockBytes / w.row_bytes) / kPackedRows * kPackedRows);
+    const uint8_t* const w_rows = w.packed ? w.packed : w.data;
+    const size_t w_stride = w.packed ? w.packed_row_bytes : w.row_bytes;
     auto rows_part = [&](int64_t begin, int64_t end, int) {
         for (int64_t r0 = begin; r0 < end; r0 += block_rows) {
             const int64_t r1 = std::min(end, r0 + block_rows);
@@ -113,7 +119,7 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Threa
                 if (part.begin == part.end) continue;
                 const uint8_t* a0 = act_data + part.begin * act_row_bytes;
                 if (part.tile) {
-                    part.tile(cols, w.row(r0), w.row_bytes, static_cast<int>(r1 - r0), a0, act_row_bytes,
+                    part.tile(cols, w_rows + static_cast<size_t>(r0) * w_stride, w_stride, static_cast<int>(r1 - r0), a0, act_row_bytes,
                               part.end - part.begin, y + static_cast<size_t>(part.begin) * rows + r0, rows);
                     continue;
                 }
@@ -126,7 +132,7 @@ void matmul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Threa
         }
     };
     if (pool) {
-        pool->parallel_for(rows, 16, rows_part);
+        pool->parallel_for(rows, kPackedRows, rows_part);
     } else {
         rows_part(0, rows, 0);
     }

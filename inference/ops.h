@@ -8,6 +8,7 @@
 
 #include "inference/thread_pool.h"
 #include "quant/kernels.h"
+#include "quant/packed.h"
 #include "quant/types.h"
 
 namespace natter {
@@ -19,12 +20,19 @@ struct WeightMatrix {
     int64_t rows = 0;
     size_t row_bytes = 0;
     const uint8_t* data = nullptr;
+    // The same rows packed at load for this CPU's kernels (quant/packed.h), or nullptr; matmul
+    // reads them instead of data when set.
+    const uint8_t* packed = nullptr;
+    size_t packed_row_bytes = 0;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
     bool empty() const { return data == nullptr; }  // an optional weight the model lacks
     // Rows [first, first + n) as a matrix of their own (one part of a fused projection).
     WeightMatrix rows_view(int64_t first, int64_t n) const {
-        return {type, cols, n, row_bytes, data + static_cast<size_t>(first) * row_bytes};
+        const bool whole_groups = packed && first % kPackedRows == 0 && n % kPackedRows == 0;
+        return {type, cols, n, row_bytes, data + static_cast<size_t>(first) * row_bytes,
+                whole_groups ? packed + static_cast<size_t>(first) * packed_row_bytes : nullptr,
+                whole_groups ? packed_row_bytes : 0};
     }
 };
 

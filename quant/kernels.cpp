@@ -156,7 +156,7 @@ void gemm_f32_fma_ref(int m, int k, int n, const float* a, size_t lda, const flo
 }
 
 constexpr Kernels kReference = {
-    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref,
+    "reference", quantize_row_ref, vec_dot_ref_for, no_tile_dot, no_tile_dot, dot_f16_ref, dot_f16_ref, dot_f16_widened_y_ref,
     dot_f16_widened_ref, dot_f16_rows_widened_y_ref, dot_f16_rows_ref, dot_f16_rows_widened_ref, fp32_to_fp16_row_ref, fp16_to_fp32_row_ref,
     softmax_exp_ref, swiglu_ref, mad_f16_ref, mad_f16_widened_ref, scale_f16_ref, gemm_f32_fma_ref,
 };

@@ -49,6 +49,10 @@ struct Kernels {
     VecDotFn (*vec_dot)(GgmlType weight_type, DotPath path);
     // The tiled form of vec_dot(weight_type, path), or nullptr where there is none.
     TileDotFn (*tile_dot)(GgmlType weight_type, DotPath path);
+    // tile_dot(weight_type, path) on weight rows packed at load (quant/packed.h): w the packed
+    // rows, w_stride = packed_row_bytes, n_rows a multiple of 16; the same bits. nullptr where
+    // these kernels do not read the packed layout (the model then keeps the file's rows).
+    TileDotFn (*packed_tile_dot)(GgmlType weight_type, DotPath path);
 
     // Attention: Q·K and P·V on the F16 cache, as ggml_vec_dot_f16 (one query row) and as
     // tinyBLAS (a batch of query rows) sum them.

@@ -185,6 +185,13 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
 // 8-row groups [0, 8 * n_groups) of a Q4_K tile in the repacked GEMM (gemm) or GEMV order.
 void tile_q4_k_rows8(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts, float* out,
                      size_t os, bool gemm);
+// tile_q4_0_repacked on rows packed at load (quant/packed.h: w the packed rows, ws =
+// packed_row_bytes, n_rows a multiple of 16), bit for bit: each group's two halves of 8 rows
+// as the lanes, read with plain loads. (No packed Q4_K form for AVX2: on an Intel Xeon with
+// NATTER_KERNELS=avx2 one was slower than the rows read in place, 1B Q4_K_M tg 21.9 against
+// 23.0 t/s.)
+void tile_q4_0_packed(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                      size_t os);
 // 8-row groups [0, 8 * n_groups) of a Q6_K tile in the tiled k-quant order.
 void tile_q6_k_rows8(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts, float* out,
                      size_t os);

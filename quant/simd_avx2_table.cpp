@@ -60,11 +60,13 @@ TileDotFn tile_dot(GgmlType type, DotPath path) {
     return avx2_tile_dot_form(type, path, avx2::splits_256_bit_ops());
 }
 
+TileDotFn packed_tile_dot(GgmlType type, DotPath path) { return packed_tile_dot_form(type, path, avx512::has_avx512_vnni()); }
+
 float dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::vec_dot_f16(n, x, y); }
 float dot_f16_batch(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::tinyblas_dot_f16(n, x, y); }
 
 constexpr Kernels kAvx2 = {
-    "avx2", quantize_row, vec_dot, tile_dot, dot_f16, dot_f16_batch, avx2::vec_dot_f16_widened_y,
+    "avx2", quantize_row, vec_dot, tile_dot, packed_tile_dot, dot_f16, dot_f16_batch, avx2::vec_dot_f16_widened_y,
     avx2::vec_dot_f16_widened, avx2::vec_dot_f16_rows_widened_y, avx2::tinyblas_dot_f16_rows, avx2::tinyblas_dot_f16_rows_widened, avx2::fp32_to_fp16_row,
     avx2::fp16_to_fp32_row, avx2::softmax_exp, avx2::swiglu, avx2::mad_f16, avx2::mad_f16_widened, avx2::scale_f16,
     avx2::gemm_f32_fma,
@@ -101,6 +103,16 @@ TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path) {
     if (type == GgmlType::Q5_0) return avx512::tile_q5_0;
     if (type == GgmlType::Q5_1) return avx512::tile_q5_1;
     return nullptr;
+}
+
+TileDotFn packed_tile_dot_form(GgmlType type, DotPath path, bool wide) {
+    if (wide && !avx512::has_avx512_vnni()) return nullptr;
+    if (type == GgmlType::Q4_0 && (path == DotPath::Repacked || path == DotPath::RepackedGemm)) {
+        return wide ? avx512::tile_q4_0_packed : avx2::tile_q4_0_packed;
+    }
+    if (type == GgmlType::Q4_K && wide && path == DotPath::Repacked) return avx512::tile_q4_k_packed;
+    if (type == GgmlType::Q4_K && wide && path == DotPath::RepackedGemm) return avx512::tile_q4_k_packed_gemm;
+    return nullptr;  // Q4_K on AVX2: the rows stay in the file's layout (simd_avx2.h says why)
 }
 
 TileDotFn fast_tile_form(GgmlType type) {

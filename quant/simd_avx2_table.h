@@ -14,6 +14,9 @@ TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves);
 // The AVX-512 VNNI form of a type and path (quant/simd_avx512.h), or nullptr where there is
 // none or this CPU cannot run it.
 TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path);
+// The tile on rows packed at load (Kernels::packed_tile_dot) in the AVX-512 VNNI form (wide;
+// nullptr where this CPU cannot run it) or the AVX2 form; nullptr for other types and paths.
+TileDotFn packed_tile_dot_form(GgmlType type, DotPath path, bool wide);
 // The fast batch order's tile of a type on this CPU (fast_batch_tile), or nullptr.
 TileDotFn fast_tile_form(GgmlType type);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quant/blocks.h"
+#include "quant/packed.h"
 #include "quant/simd_avx2.h"
 #include "quant/simd_rows8.h"
 
@@ -174,19 +175,44 @@ void block_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act
 // forms products of all 8 rows, each staying in its own lanes, so the block sums need no
 // horizontal adds. The unsigned nibbles give sum q * y; sum (q - 8) * y is that minus
 // 8 * sum y, exact in int32 (int16 lanes hold at most 16 products of 15 * 127).
-template <int A>
-void q4_0_repacked_micro(int64_t nb, const void* w, size_t ws, const void* act, size_t as, const int32_t* y_sums,
-                         size_t sums_stride, float* out, size_t os) {
-    __m256 acc[A];
-    for (int a = 0; a < A; ++a) acc[a] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(15);
-    for (int64_t b = 0; b < nb; ++b) {
+// The 8 rows read in place (transposed in registers), or half h of a group of 16 rows packed
+// at load (quant/packed.h), already in that order.
+struct InPlaceRows8 {
+    const void* w;
+    size_t ws;
+    simd::Q4_0Rows8 load(int64_t b) const {
         const BlockQ4_0* x[8];
         for (int r = 0; r < 8; ++r) {
             x[r] = &block_at<BlockQ4_0>(w, ws, r, b);
             _mm_prefetch(reinterpret_cast<const char*>(x[r]) + kRows8PrefetchBytes, _MM_HINT_T0);
         }
-        const simd::Q4_0Rows8 rows = simd::load_q4_0_rows8(x);
+        return simd::load_q4_0_rows8(x);
+    }
+};
+struct PackedRows8 {
+    const PackedQ4_0* p;
+    int h;
+    int prefetch;  // how far ahead (the first half's pass; 0: none)
+    simd::Q4_0Rows8 load(int64_t b) const {
+        if (prefetch != 0) {
+            const char* next = reinterpret_cast<const char*>(&p[b]) + prefetch;
+            for (int off = 0; off < static_cast<int>(sizeof(PackedQ4_0)) + 63; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+        }
+        simd::Q4_0Rows8 rows;
+        for (int k = 0; k < 4; ++k) rows.groups[k] = load32(p[b].q[k] + 32 * h);
+        rows.d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p[b].d + 8 * h)));
+        return rows;
+    }
+};
+
+template <int A, typename Rows>
+void q4_0_repacked_micro(int64_t nb, Rows src, const void* act, size_t as, const int32_t* y_sums, size_t sums_stride, float* out,
+                         size_t os) {
+    __m256 acc[A];
+    for (int a = 0; a < A; ++a) acc[a] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t b = 0; b < nb; ++b) {
+        const simd::Q4_0Rows8 rows = src.load(b);
         const __m256i* groups = rows.groups;
         const __m256 dw = rows.d;
         __m256i pairs[A];
@@ -257,33 +283,54 @@ void tile_q5_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, s
     tile_with_gemv<BlockQ5_1, BlockQ8_1, q5_1_quants, gemv_q5_1>(n, w, ws, n_rows, a, as, n_acts, out, os);
 }
 
-// Rows in groups of 8 (llama.cpp repacks only matrices whose rows are a multiple of 8);
-// any rest one row at a time with the one-output kernel.
-void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
-                        float* out, size_t os) {
+namespace {
+
+// Rows [0, n_rows8) in groups of 8 (group r's rows from rows_at(r)), 4 activation rows at a time.
+template <typename RowsAt>
+void q4_0_rows8_groups(int64_t n, int n_rows8, RowsAt rows_at, const void* act, size_t as, int n_acts, float* out,
+                       size_t os) {
     constexpr int A = 4;
     const int64_t nb = n / QK4_0;
-    auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
     auto arow = [&](int a) { return static_cast<const uint8_t*>(act) + a * as; };
-    const int rows8 = n_rows - n_rows % 8;
     thread_local std::vector<int32_t> y_sums;
     y_sums.resize(static_cast<size_t>(A * nb));
     for (int a = 0; a < n_acts; a += A) {
         const int n_here = std::min(A, n_acts - a);
         for (int i = 0; i < n_here; ++i) q8_0_block_sums(nb, arow(a + i), &y_sums[i * nb]);
-        for (int r = 0; r < rows8; r += 8) {
+        for (int r = 0; r < n_rows8; r += 8) {
             if (n_here == A) {
-                q4_0_repacked_micro<A>(nb, wrow(r), ws, arow(a), as, y_sums.data(), nb, out + a * os + r, os);
+                q4_0_repacked_micro<A>(nb, rows_at(r), arow(a), as, y_sums.data(), nb, out + a * os + r, os);
             } else {
                 for (int i = 0; i < n_here; ++i) {
-                    q4_0_repacked_micro<1>(nb, wrow(r), ws, arow(a + i), as, &y_sums[i * nb], nb, out + (a + i) * os + r, os);
+                    q4_0_repacked_micro<1>(nb, rows_at(r), arow(a + i), as, &y_sums[i * nb], nb, out + (a + i) * os + r, os);
                 }
             }
         }
-        for (int i = a; i < a + n_here; ++i) {
-            for (int r = rows8; r < n_rows; ++r) out[i * os + r] = vec_dot_q4_0_repacked(n, wrow(r), arow(i));
-        }
     }
+}
+
+}  // namespace
+
+// Rows in groups of 8 (llama.cpp repacks only matrices whose rows are a multiple of 8);
+// any rest one row at a time with the one-output kernel.
+void tile_q4_0_repacked(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts,
+                        float* out, size_t os) {
+    auto wrow = [&](int r) { return static_cast<const uint8_t*>(w) + r * ws; };
+    const int rows8 = n_rows - n_rows % 8;
+    q4_0_rows8_groups(n, rows8, [&](int r) { return InPlaceRows8{wrow(r), ws}; }, act, as, n_acts, out, os);
+    for (int i = 0; i < n_acts; ++i) {
+        const void* y = static_cast<const uint8_t*>(act) + i * as;
+        for (int r = rows8; r < n_rows; ++r) out[i * os + r] = vec_dot_q4_0_repacked(n, wrow(r), y);
+    }
+}
+
+void tile_q4_0_packed(int64_t n, const void* w, size_t ws, int n_rows, const void* act, size_t as, int n_acts, float* out,
+                      size_t os) {
+    auto rows_at = [&](int r) {
+        const auto* group = reinterpret_cast<const PackedQ4_0*>(static_cast<const uint8_t*>(w) + (r - r % 16) * ws);
+        return PackedRows8{group, r % 16 / 8, r % 16 == 0 ? kPackedPrefetchBytes : 0};
+    };
+    q4_0_rows8_groups(n, n_rows, rows_at, act, as, n_acts, out, os);
 }
 
 }  // namespace natter::avx2

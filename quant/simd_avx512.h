@@ -49,8 +49,22 @@ void fast_tile_q8_0(int64_t n, const void* w, size_t ws, int n_rows, const void*
 // bias of 8).
 void rows16_copy_q4_0(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts, float* out,
                       size_t os);
+// The same from rows packed at load (quant/packed.h).
+void rows16_copy_q4_0_packed(int64_t n, const void* w, size_t ws, int n_groups, const void* a, size_t as, int n_acts,
+                             float* out, size_t os);
 // avx2::tile_q6_k_tiled (the tiled k-quant order), bit for bit, the same way.
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                      size_t os);
+
+// tile_q4_0_repacked, avx2::tile_q4_k_repacked and tile_q4_k_repacked_gemm on rows packed at
+// load (quant/packed.h: w the packed rows, ws = packed_row_bytes, n_rows a multiple of 16),
+// bit for bit: generation reads the packed groups as they are, a batch of 16+ rows widens their
+// nibbles into the per-tile copy.
+void tile_q4_0_packed(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                      size_t os);
+void tile_q4_k_packed(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                      size_t os);
+void tile_q4_k_packed_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                           size_t os);
 
 }  // namespace natter::avx512

@@ -22,6 +22,7 @@
 // every caller, on CPUs without it: this file calls only functions defined elsewhere (avx2's
 // and avx512's kernels), its own, and simd_avx512_common.h's (internal linkage).
 #include "quant/blocks.h"
+#include "quant/packed.h"
 #include "quant/simd_avx512.h"
 
 namespace natter {
@@ -125,6 +126,21 @@ void interleave(const uint8_t* w, size_t ws, int64_t nb, RowsOf<Block>* dst) {
     }
 }
 
+// The same copy from a group of 16 Q4_0 rows packed at load (quant/packed.h): only the nibbles
+// to widen.
+void interleave_packed_q4_0(const uint8_t* w, size_t, int64_t nb, RowsOf<BlockQ4_0>* dst) {
+    const auto* p = reinterpret_cast<const PackedQ4_0*>(w);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int64_t b = 0; b < nb; ++b) {
+        for (int k = 0; k < 4; ++k) {
+            const __m512i bits = load64(p[b].q[k]);
+            _mm512_storeu_si512(dst[b].q[k], _mm512_and_si512(bits, m4));
+            _mm512_storeu_si512(dst[b].q[k + 4], _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4));
+        }
+        _mm512_storeu_ps(dst[b].d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b].d))));
+    }
+}
+
 // 16 rows (the lanes, from the copy) x A activation rows in the fast order. y_sums: the
 // activation blocks' sums (signed formats), row a's block b at a * nb + b.
 template <typename Block, int A>
@@ -161,7 +177,7 @@ void fast_rows16(int64_t nb, const RowsOf<Block>* w, const typename Fast<Block>:
 constexpr int kActs = 8;
 
 // The tile's first `groups` groups of 16 rows: copied, then every activation row over the copy.
-template <typename Block>
+template <typename Block, void (*Interleave)(const uint8_t*, size_t, int64_t, RowsOf<Block>*) = interleave<Block>>
 void rows16_groups(int64_t n, const void* w, size_t ws, int groups, const void* act, size_t as, int n_acts, float* out,
                    size_t os) {
     using Act = typename Fast<Block>::Act;
@@ -172,7 +188,7 @@ void rows16_groups(int64_t n, const void* w, size_t ws, int groups, const void* 
         thread_local std::vector<RowsOf<Block>> copy;
         thread_local std::vector<int32_t> y_sums;
         copy.resize(static_cast<size_t>(groups * nb));
-        for (int g = 0; g < groups; ++g) interleave<Block>(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
+        for (int g = 0; g < groups; ++g) Interleave(w0 + 16 * g * ws, ws, nb, &copy[g * nb]);
         if constexpr (Fast<Block>::kBias != 0) {
             y_sums.resize(static_cast<size_t>(n_acts * nb));
             for (int a = 0; a < n_acts; ++a) avx2::q8_0_block_sums(nb, a0 + a * as, &y_sums[a * nb]);
@@ -204,6 +220,11 @@ void fast_tile(int64_t n, const void* w, size_t ws, int n_rows, const void* act,
 void rows16_copy_q4_0(int64_t n, const void* w, size_t ws, int n_groups, const void* act, size_t as, int n_acts, float* out,
                       size_t os) {
     rows16_groups<BlockQ4_0>(n, w, ws, n_groups, act, as, n_acts, out, os);
+}
+
+void rows16_copy_q4_0_packed(int64_t n, const void* w, size_t ws, int n_groups, const void* act, size_t as, int n_acts,
+                             float* out, size_t os) {
+    rows16_groups<BlockQ4_0, interleave_packed_q4_0>(n, w, ws, n_groups, act, as, n_acts, out, os);
 }
 
 void fast_tile_q4_1(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,

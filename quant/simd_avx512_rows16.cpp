@@ -25,6 +25,7 @@
 // every caller, on CPUs without it: this file calls only functions defined elsewhere
 // (detail::k4_groups, avx2's kernels), its own, and simd_avx512_common.h's (internal linkage).
 #include "quant/blocks.h"
+#include "quant/packed.h"
 #include "quant/simd_avx512.h"
 #include "quant/unpack.h"
 
@@ -86,17 +87,81 @@ void interleave_q4_k(const uint8_t* w, size_t ws, int64_t nb, Q4kRows16* dst) {
     }
 }
 
+// Where the Q4_K kernel's operands come from: the per-tile copy.
+class CopiedQ4k {
+public:
+    explicit CopiedQ4k(const Q4kRows16* w) : w_(w) {}
+    void begin_block(int64_t b) { s_ = &w_[b]; }
+    __m512i quants(int c, int k) const { return load64(s_->q[c][k]); }
+    __m512 scales(int c) const { return _mm512_cvtepi32_ps(load64(s_->scales[c])); }
+    __m512i mins(int p) const { return load64(s_->mins[p]); }
+    __m512 d() const { return _mm512_loadu_ps(s_->d); }
+    __m512 dmin() const { return _mm512_loadu_ps(s_->dmin); }
+
+private:
+    const Q4kRows16* w_;
+    const Q4kRows16* s_ = nullptr;
+};
+
+// Or rows packed at load (quant/packed.h): the nibbles, scale bytes and min bytes widened
+// as they are used.
+class PackedQ4k {
+public:
+    PackedQ4k(const PackedQ4_K* w, int prefetch) : w_(w), prefetch_(prefetch) {}
+    void begin_block(int64_t b) {
+        s_ = &w_[b];
+        const char* next = reinterpret_cast<const char*>(s_) + prefetch_;
+        for (int off = 0; off < static_cast<int>(sizeof(PackedQ4_K)) + 63; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+    }
+    __m512i quants(int c, int k) const {
+        const __m512i bits = load64(s_->q[c / 2][k]);
+        return _mm512_and_si512(c % 2 == 0 ? bits : _mm512_srli_epi16(bits, 4), _mm512_set1_epi8(15));
+    }
+    __m512 scales(int c) const { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s_->scales[c])))); }
+    __m512i mins(int p) const { return _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s_->mins[p]))); }
+    __m512 d() const { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s_->d))); }
+    __m512 dmin() const { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s_->dmin))); }
+
+private:
+    const PackedQ4_K* w_;
+    int prefetch_;
+    const PackedQ4_K* s_ = nullptr;
+};
+
+// The same copy from a group of 16 rows packed at load (quant/packed.h): widening only.
+void interleave_packed_q4_k(const uint8_t* w, size_t, int64_t nb, Q4kRows16* dst) {
+    const auto* src = reinterpret_cast<const PackedQ4_K*>(w);
+    const __m512i m15 = _mm512_set1_epi8(15);
+    for (int64_t b = 0; b < nb; ++b) {
+        const PackedQ4_K& p = src[b];
+        Q4kRows16& s = dst[b];
+        _mm512_storeu_ps(s.d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.d))));
+        _mm512_storeu_ps(s.dmin, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.dmin))));
+        for (int c = 0; c < 8; ++c) {
+            _mm512_storeu_si512(s.scales[c], _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.scales[c]))));
+        }
+        for (int pair = 0; pair < 4; ++pair) {
+            _mm512_storeu_si512(s.mins[pair], _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.mins[pair]))));
+            for (int k = 0; k < 8; ++k) {
+                const __m512i bits = load64(p.q[pair][k]);
+                _mm512_storeu_si512(s.q[2 * pair][k], _mm512_and_si512(bits, m15));
+                _mm512_storeu_si512(s.q[2 * pair + 1][k], _mm512_and_si512(_mm512_srli_epi16(bits, 4), m15));
+            }
+        }
+    }
+}
+
 // 16 rows (lanes) x A activation rows. kGemm: llama.cpp's repacked GEMM order (one fused
 // multiply-add per 64 elements), else its GEMV order (one per super-block), as q4k_rows8.
-template <bool kGemm, int A>
-void q4k_rows16(int64_t nb, const Q4kRows16* w, const uint8_t* act, size_t as, float* out, size_t os) {
+template <bool kGemm, int A, typename Source>
+void q4k_rows16(int64_t nb, Source src, const uint8_t* act, size_t as, float* out, size_t os) {
     __m512 acc[A], acc_min[A];
     for (int a = 0; a < A; ++a) acc[a] = acc_min[a] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        const Q4kRows16& s = w[b];
+        src.begin_block(b);
         const BlockQ8_K* y[A];
         for (int a = 0; a < A; ++a) y[a] = reinterpret_cast<const BlockQ8_K*>(act + a * as) + b;
-        const __m512 dw = _mm512_loadu_ps(s.d), dminw = _mm512_loadu_ps(s.dmin);
+        const __m512 dw = src.d(), dminw = src.dmin();
         __m512i block_sum[A], block_min[A];
         for (int a = 0; a < A; ++a) block_sum[a] = block_min[a] = _mm512_setzero_si512();
         for (int p = 0; p < 4; ++p) {
@@ -106,21 +171,20 @@ void q4k_rows16(int64_t nb, const Q4kRows16* w, const uint8_t* act, size_t as, f
             for (int k = 0; k < 8; ++k) {
                 for (int h = 0; h < 2; ++h) {
                     const int c = 2 * p + h;
-                    const __m512i q = load64(s.q[c][k]);
+                    const __m512i q = src.quants(c, k);
                     for (int a = 0; a < A; ++a) dot[h][a] = _mm512_dpbusd_epi32(dot[h][a], q, broadcast4(y[a]->qs + 32 * c + 4 * k));
                 }
             }
             // scale * dot in floats: every value here is an integer below 2^24 in magnitude (|dot| <=
             // 32 * 15 * 128, scale <= 63, two of them), so each product and the sum are exact and
             // equal the int32 sum converted; vpmulld would cost two uops on port 0 each.
-            const __m512 scales0 = _mm512_cvtepi32_ps(load64(s.scales[2 * p]));
-            const __m512 scales1 = _mm512_cvtepi32_ps(load64(s.scales[2 * p + 1]));
+            const __m512 scales0 = src.scales(2 * p), scales1 = src.scales(2 * p + 1);
             __m512 sum[A];
             for (int a = 0; a < A; ++a) {
                 sum[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[0][a]), scales0,
                                          _mm512_mul_ps(_mm512_cvtepi32_ps(dot[1][a]), scales1));
             }
-            const __m512i mins = load64(s.mins[p]);
+            const __m512i mins = src.mins(p);
             for (int a = 0; a < A; ++a) {
                 const int16_t* bs = y[a]->bsums + 4 * p;
                 const uint32_t pair = static_cast<uint16_t>(bs[0] + bs[1]) | static_cast<uint32_t>(static_cast<uint16_t>(bs[2] + bs[3])) << 16;
@@ -144,6 +208,11 @@ void q4k_rows16(int64_t nb, const Q4kRows16* w, const uint8_t* act, size_t as, f
         }
     }
     for (int a = 0; a < A; ++a) _mm512_storeu_ps(out + a * os, _mm512_sub_ps(acc[a], acc_min[a]));
+}
+
+template <bool kGemm, int A>
+void q4k_rows16_copied(int64_t nb, const Q4kRows16* w, const uint8_t* act, size_t as, float* out, size_t os) {
+    q4k_rows16<kGemm, A>(nb, CopiedQ4k(w), act, as, out, os);
 }
 
 // --- Q6_K ---------------------------------------------------------------------------------
@@ -247,6 +316,30 @@ void rows16_tile(int64_t n, const void* w, size_t ws, int n_groups, const void* 
     }
 }
 
+// n_groups packed groups of 16 rows: a batch of kCopyActs+ activation rows over the per-tile
+// copy (widened from the packed rows), fewer over the packed rows as they are, kActs at a time.
+template <bool kGemm>
+void q4k_packed(int64_t n, const void* w, size_t ws, int n_groups, const void* act, size_t as, int n_acts, float* out,
+                size_t os) {
+    if (n_acts >= kCopyActs) {
+        rows16_tile<Q4kRows16, interleave_packed_q4_k, q4k_rows16_copied<kGemm, kActs>, q4k_rows16_copied<kGemm, 1>>(
+            n, w, ws, n_groups, act, as, n_acts, out, os);
+        return;
+    }
+    const int64_t nb = n / QK_K;
+    const auto* w0 = static_cast<const uint8_t*>(w);
+    const auto* a0 = static_cast<const uint8_t*>(act);
+    const int prefetch = kPackedPrefetchBytes;
+    auto group = [&](int g) { return PackedQ4k(reinterpret_cast<const PackedQ4_K*>(w0 + 16 * g * ws), prefetch); };
+    int a = 0;
+    for (; a + kActs <= n_acts; a += kActs) {
+        for (int g = 0; g < n_groups; ++g) q4k_rows16<kGemm, kActs>(nb, group(g), a0 + a * as, as, out + a * os + 16 * g, os);
+    }
+    for (; a < n_acts; ++a) {
+        for (int g = 0; g < n_groups; ++g) q4k_rows16<kGemm, 1>(nb, group(g), a0 + a * as, as, out + a * os + 16 * g, os);
+    }
+}
+
 bool cpu_has_avx512_vnni() {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_OSXSAVE) == 0) return false;
@@ -273,12 +366,22 @@ void tile_q4_k_repacked_gemm(int64_t n, const void* w, size_t ws, int n_rows, co
                              float* out, size_t os) {
     int r = 0;
     if (n_acts >= kCopyActs && n_rows >= 16) {
-        rows16_tile<Q4kRows16, interleave_q4_k, q4k_rows16<true, kActs>, q4k_rows16<true, 1>>(n, w, ws, n_rows / 16, a, as,
+        rows16_tile<Q4kRows16, interleave_q4_k, q4k_rows16_copied<true, kActs>, q4k_rows16_copied<true, 1>>(n, w, ws, n_rows / 16, a, as,
                                                                                              n_acts, out, os);
         r = n_rows - n_rows % 16;
     }
     if (r == n_rows) return;
     avx2::tile_q4_k_repacked_gemm(n, static_cast<const uint8_t*>(w) + r * ws, ws, n_rows - r, a, as, n_acts, out + r, os);
+}
+
+void tile_q4_k_packed(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                      size_t os) {
+    q4k_packed<false>(n, w, ws, n_rows / 16, a, as, n_acts, out, os);
+}
+
+void tile_q4_k_packed_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
+                           size_t os) {
+    q4k_packed<true>(n, w, ws, n_rows / 16, a, as, n_acts, out, os);
 }
 
 void tile_q6_k_tiled(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,

@@ -15,6 +15,8 @@
 #include "inference/forward.h"
 #include "inference/model.h"
 #include "inference/ops.h"
+#include "quant/packed.h"
+#include "quant/types.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -113,6 +115,15 @@ TEST_P(EngineVsLlamaCpp, MatchesReference) {
                                                            : "scripts/setup and scripts/test download it")
                                   << ")";
     const natter::Model& model = cached_model(path);
+    // Q4_0 / Q4_K matrices are held packed where this CPU has kernels for it (quant/packed.h),
+    // so the references below hold for those kernels too.
+    for (const natter::LayerWeights& L : model.layers()) {
+        for (const natter::WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+            const bool packable = natter::has_packed_layout(m->type) && m->rows % natter::kPackedRows == 0 &&
+                                  natter::kernels().packed_tile_dot(m->type, natter::DotPath::Repacked) != nullptr;
+            ASSERT_EQ(m->packed != nullptr, packable) << natter::type_name(m->type) << " matrix of " << m->rows << " rows";
+        }
+    }
 
     const auto ref_prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
     const auto ours = model.tokenizer().tokenize(ref["prompt"].get<std::string>(), true, true);
@@ -132,7 +143,7 @@ TEST_P(EngineVsLlamaCpp, MatchesReference) {
     for (size_t i = 0; i < logits.size(); ++i) max_diff = std::max(max_diff, std::fabs(logits[i] - expected[i]));
     const auto our_top = top_n(logits, 10);
     const auto ref_top = ref["top10"].get<std::vector<int32_t>>();
-    std::cout << "[ logits ] " << c.model << "/" << c.name << ": max |diff| = " << max_diff
+    std::cout << "[ logits ] " << c.model << "/" << c.name << (model.packed_bytes() ? " (packed rows)" : "") << ": max |diff| = " << max_diff
               << ", top-10 " << (our_top == ref_top ? "identical" : "DIFFERENT") << "\n";
     EXPECT_LE(max_diff, kMaxLogitDiff);
     for (size_t i = 0; i < ref_top.size(); ++i) {

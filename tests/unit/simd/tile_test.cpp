@@ -7,12 +7,14 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "quant/kernels.h"
+#include "quant/packed.h"
 #include "quant/quant.h"
 #include "quant/simd_avx2_table.h"
 
@@ -42,8 +44,10 @@ std::vector<uint8_t> random_rows(std::mt19937& rng, GgmlType type, int rows, int
     return bytes;
 }
 
-// Returns the number of outputs whose bits differ from vec_dot's.
-int compare_tile(const Kernels& k, TileDotFn tile, const Case& c, int n_rows, int n_acts, int64_t cols, std::mt19937& rng) {
+// Returns the number of outputs whose bits differ from vec_dot's. packed: the tile reads the
+// rows packed (quant/packed.h), vec_dot the file's rows.
+int compare_tile(const Kernels& k, TileDotFn tile, const Case& c, int n_rows, int n_acts, int64_t cols, std::mt19937& rng,
+                 bool packed = false) {
     const GgmlType act_type = traits(c.type).vec_dot_type;
     const size_t w_bytes = row_size(c.type, cols);
     const size_t a_bytes = row_size(act_type, cols);
@@ -55,7 +59,13 @@ int compare_tile(const Kernels& k, TileDotFn tile, const Case& c, int n_rows, in
     }
     const size_t out_stride = static_cast<size_t>(n_rows) + 5;
     std::vector<float> out(out_stride * n_acts, -1.0f);
-    tile(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), out_stride);
+    if (packed) {
+        std::vector<uint8_t> rows(packed_row_bytes(c.type, cols) * n_rows);
+        pack_rows(c.type, cols, w.data(), w_bytes, n_rows, rows.data());
+        tile(cols, rows.data(), packed_row_bytes(c.type, cols), n_rows, act.data(), a_bytes, n_acts, out.data(), out_stride);
+    } else {
+        tile(cols, w.data(), w_bytes, n_rows, act.data(), a_bytes, n_acts, out.data(), out_stride);
+    }
     const VecDotFn dot = k.vec_dot(c.type, c.path);
     int differing = 0;
     for (int a = 0; a < n_acts; ++a) {
@@ -161,6 +171,40 @@ TEST(TileDotForms, Avx512FormsAsVecDot) {
                 << type_name(c.type) << " AVX-512 " << shape[0] << "x" << shape[1];
         }
     }
+}
+
+// Rows packed at load (quant/packed.h): each form of the packed tiles (AVX2's, and AVX-512's
+// where this CPU runs it) bit for bit the one-row kernel on the file's rows, from one activation
+// row (generation) to batches past the micro-tiles, with rows and activation rows left over.
+TEST(PackedRows, TilesAsVecDotOnTheFileRows) {
+    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+    std::mt19937 rng(2468);
+    const int shapes[][2] = {{16, 1}, {32, 1}, {48, 2}, {16, 4}, {64, 9}, {32, 17}, {16, 24}};
+    const bool wide_here = detail::packed_tile_dot_form(GgmlType::Q4_0, DotPath::Repacked, true) != nullptr;
+    if (!wide_here) std::printf("note: no AVX-512 VNNI here: only the AVX2 packed tiles are checked\n");
+    for (const Case c : {Case{GgmlType::Q4_0, DotPath::Repacked}, Case{GgmlType::Q4_0, DotPath::RepackedGemm},
+                         Case{GgmlType::Q4_K, DotPath::Repacked}, Case{GgmlType::Q4_K, DotPath::RepackedGemm}}) {
+        const int64_t cols = c.type == GgmlType::Q4_K ? 768 : 352;
+        for (const bool wide : {false, true}) {
+            const TileDotFn tile = detail::packed_tile_dot_form(c.type, c.path, wide);
+            if (wide && !wide_here) continue;
+            if (!wide && c.type == GgmlType::Q4_K) {  // no AVX2 form: such rows are not packed
+                EXPECT_EQ(tile, nullptr);
+                continue;
+            }
+            ASSERT_NE(tile, nullptr) << type_name(c.type);
+            for (const auto& shape : shapes) {
+                EXPECT_EQ(compare_tile(*avx2_kernels(), tile, c, shape[0], shape[1], cols, rng, true), 0)
+                    << type_name(c.type) << " path " << static_cast<int>(c.path) << (wide ? " AVX-512 " : " AVX2 ") << shape[0]
+                    << "x" << shape[1];
+            }
+        }
+    }
+    // The table hands out exactly these, and none for a type it does not pack.
+    EXPECT_EQ(avx2_kernels()->packed_tile_dot(GgmlType::Q4_0, DotPath::Repacked),
+              detail::packed_tile_dot_form(GgmlType::Q4_0, DotPath::Repacked, wide_here));
+    EXPECT_EQ(avx2_kernels()->packed_tile_dot(GgmlType::Q4_1, DotPath::Vector), nullptr);
+    EXPECT_EQ(reference_kernels().packed_tile_dot(GgmlType::Q4_0, DotPath::Repacked), nullptr);
 }
 
 // Block b of a weight row and an activation row, decoded here from the GGUF layout
