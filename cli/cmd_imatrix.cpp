@@ -1,11 +1,12 @@
 // `natter imatrix -m model.gguf -f text.txt [-o imatrix.gguf] [-c 512] [-b N] [--chunks N]
-//  [--output-format gguf|dat] [--process-output] [-t N]`
+//  [--output-format gguf|dat] [--process-output] [-t N] [-fa on|off|auto]`
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/common_options.h"
 #include "core/error.h"
 #include "core/paths.h"
 #include "inference/model.h"
@@ -32,7 +33,8 @@ void run(const Args& a) {
     ImatrixOptions o = a.options;
     o.eval.n_threads = threads_to_use(o.eval.n_threads);
     o.dataset = a.text_file;
-    std::fprintf(stderr, "imatrix: %s: %zu tokens\n", a.text_file.c_str(), tokens.size());
+    std::fprintf(stderr, "imatrix: %s: %zu tokens (flash attention %s)\n", a.text_file.c_str(), tokens.size(),
+                 o.eval.flash_attn ? "on" : "off");
     const auto start = std::chrono::steady_clock::now();
     const auto on_chunk = [&](const PerplexityChunk& c) {
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -66,6 +68,7 @@ void add_imatrix_command(CLI::App& app) {
         ->check(CLI::PositiveNumber);
     cmd->add_flag("--process-output", a->options.process_output, "Collect output.weight too");
     cmd->add_option("-t,--threads", a->options.eval.n_threads, "Threads (default: one per core)")->check(CLI::Range(0, 1024));
+    add_flash_attn_option(*cmd, a->options.eval.flash_attn);
     cmd->footer("Prints the running perplexity after each chunk and the progress on stderr.\n"
                 "The file is what `natter quantize --imatrix` and llama.cpp's llama-quantize read. See natter-imatrix(1).");
     cmd->callback([a]() { run(*a); });

@@ -93,8 +93,9 @@ void run(const Args& a) {
     const PerplexityOptions& o = a.options;
     const auto on_chunk = [&](const PerplexityChunk& c) {
         if (c.index == 1) {
-            std::fprintf(stderr, "perplexity: %d chunks of %d tokens, batch %d; %.2f seconds per chunk, ETA %.1f minutes\n",
-                         c.n_chunks, o.n_ctx, std::min(o.n_batch, o.n_ctx), c.seconds, c.seconds * (c.n_chunks - 1) / 60);
+            std::fprintf(stderr, "perplexity: %d chunks of %d tokens, batch %d, flash attention %s; %.2f seconds per chunk, "
+                         "ETA %.1f minutes\n", c.n_chunks, o.n_ctx, std::min(o.n_batch, o.n_ctx), o.flash_attn ? "on" : "off",
+                         c.seconds, c.seconds * (c.n_chunks - 1) / 60);
         }
         std::printf("[%d]%.4f,", c.index, c.ppl);
         std::fflush(stdout);

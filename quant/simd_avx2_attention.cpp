@@ -6,6 +6,7 @@
 
 #include "quant/quant.h"
 #include "quant/simd_avx2.h"
+#include "quant/simd_gemm_rows.h"
 
 namespace natter::avx2 {
 namespace {
@@ -73,9 +74,7 @@ void scale_f16(int64_t n, uint16_t* y, float v) {
 }
 
 void gemm_f32_fma(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc) {
-    int i = 0;
-    for (; i + 6 <= m; i += 6) gemm_rows<6>(k, n, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
-    for (; i < m; ++i) gemm_rows<1>(k, n, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+    gemm_row_blocks(m, [&]<int R>(int i) { gemm_rows<R>(k, n, a + i * lda, lda, b, ldb, c + i * ldc, ldc); });
 }
 
 }  // namespace natter::avx2

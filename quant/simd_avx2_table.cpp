@@ -65,16 +65,26 @@ TileDotFn packed_tile_dot(GgmlType type, DotPath path) { return packed_tile_dot_
 float dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::vec_dot_f16(n, x, y); }
 float dot_f16_batch(int64_t n, const uint16_t* x, const uint16_t* y) { return avx2::tinyblas_dot_f16(n, x, y); }
 
+// Flash attention's F32 GEMM: the AVX-512 form where this CPU has it (the same bits).
+void gemm_f32_fma(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc) {
+    static const GemmF32Fn form = gemm_f32_fma_form(avx512::has_avx512_vnni());
+    form(m, k, n, a, lda, b, ldb, c, ldc);
+}
+
 constexpr Kernels kAvx2 = {
     "avx2", quantize_row, vec_dot, tile_dot, packed_tile_dot, dot_f16, dot_f16_batch, avx2::vec_dot_f16_widened_y,
     avx2::vec_dot_f16_widened, avx2::vec_dot_f16_rows_widened_y, avx2::tinyblas_dot_f16_rows, avx2::tinyblas_dot_f16_rows_widened, avx2::fp32_to_fp16_row,
     avx2::fp16_to_fp32_row, avx2::softmax_exp, avx2::swiglu, avx2::mad_f16, avx2::mad_f16_widened, avx2::scale_f16,
-    avx2::gemm_f32_fma,
+    gemm_f32_fma,
 };
 
 }  // namespace
 
 const Kernels* avx2_table() { return &kAvx2; }
+
+GemmF32Fn gemm_f32_fma_form(bool wide) {
+    return wide && avx512::has_avx512_vnni() ? avx512::gemm_f32_fma : avx2::gemm_f32_fma;
+}
 
 TileDotFn avx2_tile_dot_form(GgmlType type, DotPath path, bool halves) {
     const bool repacked = path == DotPath::Repacked || path == DotPath::RepackedGemm;

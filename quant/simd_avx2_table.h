@@ -17,6 +17,9 @@ TileDotFn avx512_tile_dot_form(GgmlType type, DotPath path);
 // The tile on rows packed at load (Kernels::packed_tile_dot) in the AVX-512 VNNI form (wide;
 // nullptr where this CPU cannot run it) or the AVX2 form; nullptr for other types and paths.
 TileDotFn packed_tile_dot_form(GgmlType type, DotPath path, bool wide);
+// Kernels::gemm_f32_fma in the AVX-512 form (wide, where this CPU can run it) or the AVX2 one.
+using GemmF32Fn = void (*)(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc);
+GemmF32Fn gemm_f32_fma_form(bool wide);
 // The fast batch order's tile of a type on this CPU (fast_batch_tile), or nullptr.
 TileDotFn fast_tile_form(GgmlType type);
 

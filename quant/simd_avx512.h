@@ -67,4 +67,8 @@ void tile_q4_k_packed(int64_t n, const void* w, size_t ws, int n_rows, const voi
 void tile_q4_k_packed_gemm(int64_t n, const void* w, size_t ws, int n_rows, const void* a, size_t as, int n_acts, float* out,
                            size_t os);
 
+// avx2::gemm_f32_fma (C += A * B, each output one fused multiply-add per k in order of k: flash
+// attention's tiled path), bit for bit, 16 columns to a vector (simd_avx512_gemm.cpp).
+void gemm_f32_fma(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc);
+
 }  // namespace natter::avx512

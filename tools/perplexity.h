@@ -21,7 +21,7 @@ struct PerplexityOptions {
     int n_batch = 512;   // tokens per forward batch (at most n_ctx)
     int n_threads = 0;   // 0: the engine's default
     int n_chunks = -1;   // -1: every whole chunk of the text
-    bool flash_attn = false;  // llama.cpp's flash attention, or its attention without (natter perplexity: -fa)
+    bool flash_attn = true;   // -fa: llama.cpp's flash attention (its CPU default: auto, on), or its attention without
 };
 
 // The running state after each chunk, for llama.cpp-style "[1]12.3456,[2]..." output.

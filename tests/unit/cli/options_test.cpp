@@ -297,6 +297,27 @@ TEST_F(Binary, QuantizeToIq2WithoutAnImatrixExits1) {
     EXPECT_FALSE(fs::exists(out));
 }
 
+// perplexity and imatrix take -fa as run and chat do, with llama.cpp's default (auto: on on the
+// CPU), and say which they used: the default's scores are -fa on's, byte for byte.
+TEST_F(Binary, PerplexityAndImatrixDefaultToFlashAttentionAsLlamaCpp) {
+    const std::string text = kSource + "/tests/data/genesis-kjv.txt";
+    const std::string ppl = "'" + kNatter + "' perplexity -m '" + kStories + "' -f '" + text + "' -c 64 --chunks 2 -t 1";
+    const Result by_default = run(ppl), on = run(ppl + " -fa on"), off = run(ppl + " -fa off");
+    for (const Result* r : {&by_default, &on, &off}) ASSERT_EQ(r->status, 0) << r->err;
+    EXPECT_NE(by_default.err.find(", flash attention on;"), std::string::npos) << by_default.err;
+    EXPECT_NE(off.err.find(", flash attention off;"), std::string::npos) << off.err;
+    EXPECT_EQ(by_default.out, on.out);
+    EXPECT_NE(by_default.out.find("Final estimate: PPL = "), std::string::npos) << by_default.out;
+    const std::string imatrix = "'" + kNatter + "' imatrix -m '" + kStories + "' -f '" + text + "' -c 64 --chunks 2 -t 1 -o '" +
+                                (dir_ / "m.gguf").string() + "'";
+    const Result im_default = run(imatrix), im_off = run(imatrix + " --flash-attn off");
+    ASSERT_EQ(im_default.status, 0) << im_default.err;
+    ASSERT_EQ(im_off.status, 0) << im_off.err;
+    EXPECT_NE(im_default.err.find("tokens (flash attention on)"), std::string::npos) << im_default.err;
+    EXPECT_NE(im_off.err.find("tokens (flash attention off)"), std::string::npos) << im_off.err;
+    EXPECT_EQ(run(imatrix + " -fa sometimes").status, 2);
+}
+
 TEST_F(Binary, RuntimeErrorsExit1) {
     const Result missing = run("'" + kNatter + "' run -m /nonexistent/model.gguf -p hi");
     EXPECT_EQ(missing.status, 1);

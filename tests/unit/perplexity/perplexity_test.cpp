@@ -71,8 +71,9 @@ TEST_P(PerplexityVsLlamaCpp, AgreesWithinHalfAPercent) {
     const int n_ctx = ref["n_ctx"].get<int>();
     const int chunks = std::min(n_ctx >= 512 ? 2 : 4, ref["n_chunks"].get<int>());
     std::vector<double> running;
+    // The references are llama.cpp's attention without flash attention (flash_attn=False).
     const tools::PerplexityResult r = tools::compute_perplexity(
-        *model, tokens, tools::PerplexityOptions{n_ctx, n_ctx, 0, chunks},
+        *model, tokens, tools::PerplexityOptions{n_ctx, n_ctx, 0, chunks, false},
         [&](const tools::PerplexityChunk& c) { running.push_back(c.ppl); });
     ASSERT_EQ(static_cast<int>(running.size()), chunks);
     EXPECT_EQ(r.n_scored, static_cast<int64_t>(chunks) * (n_ctx - n_ctx / 2 - 1));

@@ -395,6 +395,35 @@ TEST(HalfDotRows, OneRowWithWidenedQuery) {
     }
 }
 
+// Flash attention's tiled GEMM, both forms (AVX2; AVX-512 where this CPU has it), against the
+// portable one (each output a chain of std::fma in order of k), bit for bit: shapes with edge
+// rows and columns and row strides wider than the matrices, C not zero to start with.
+TEST(GemmF32Fma, BothFormsAreTheFmaChainInOrderOfK) {
+    if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+    const bool wide_here = detail::gemm_f32_fma_form(true) != detail::gemm_f32_fma_form(false);
+    if (!wide_here) std::printf("note: no AVX-512 VNNI here: only the AVX2 form is checked\n");
+    std::mt19937 rng(11);
+    for (const bool wide : {false, true}) {
+        if (wide && !wide_here) continue;
+        const detail::GemmF32Fn gemm = detail::gemm_f32_fma_form(wide);
+        for (const std::array<int, 3> shape : {std::array{63, 64, 64}, {64, 64, 64}, {1, 64, 64}, {7, 17, 5}, {13, 64, 80},
+                                               {5, 3, 96}, {6, 1, 33}, {11, 40, 16}}) {
+            const auto [m, k, n] = shape;
+            const size_t lda = static_cast<size_t>(k) + 3, ldb = static_cast<size_t>(n) + 5, ldc = static_cast<size_t>(n) + 2;
+            const std::vector<float> a = random_floats(rng, m * lda), b = random_floats(rng, k * ldb);
+            std::vector<float> c = random_floats(rng, m * ldc);
+            std::vector<float> expected = c;
+            reference_kernels().gemm_f32_fma(m, k, n, a.data(), lda, b.data(), ldb, expected.data(), ldc);
+            gemm(m, k, n, a.data(), lda, b.data(), ldb, c.data(), ldc);
+            for (size_t i = 0; i < c.size(); ++i) {  // the padding past n too: left as it was
+                ASSERT_EQ(std::bit_cast<uint32_t>(c[i]), std::bit_cast<uint32_t>(expected[i]))
+                    << (wide ? "AVX-512" : "AVX2") << " m=" << m << " k=" << k << " n=" << n << " at " << i / ldc << ","
+                    << i % ldc;
+            }
+        }
+    }
+}
+
 // The tiled kernels exist where the forward pass spends its time.
 TEST(TileDotTable, CoversTheBenchmarkFormats) {
     if (!avx2_kernels()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
