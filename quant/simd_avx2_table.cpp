@@ -67,7 +67,7 @@ float dot_f16_batch(int64_t n, const uint16_t* x, const uint16_t* y) { return av
 
 // Flash attention's F32 GEMM: the AVX-512 form where this CPU has it (the same bits).
 void gemm_f32_fma(int m, int k, int n, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc) {
-    static const GemmF32Fn form = gemm_f32_fma_form(avx512::has_avx512_vnni());
+    static const GemmF32Fn form = gemm_f32_fma_form(true);
     form(m, k, n, a, lda, b, ldb, c, ldc);
 }
 
