@@ -19,12 +19,21 @@ public:
     std::string hex();
 
 private:
-    void block(const uint8_t* p);
+    void blocks(const uint8_t* p, size_t n);  // n whole 64-byte blocks
     std::array<uint32_t, 8> h_;
     std::array<uint8_t, 64> buf_{};
     size_t buffered_ = 0;
     uint64_t total_ = 0;
 };
+
+namespace detail {
+// The compression function over n 64-byte blocks, in two forms: the portable one, and the
+// SHA extensions' (nullptr where the CPU has none). Sha256 uses the second where there is one;
+// the tests check both against the same digests.
+using Sha256Blocks = void (*)(uint32_t* state, const uint8_t* p, size_t n);
+void sha256_blocks_portable(uint32_t* state, const uint8_t* p, size_t n);
+Sha256Blocks sha256_blocks_sha_ni();
+}  // namespace detail
 
 std::string sha256_hex(std::span<const uint8_t> data);
 // The sha256 of a whole file; natter::Error if it cannot be read.

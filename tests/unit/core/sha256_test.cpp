@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -13,6 +15,10 @@
 
 namespace natter {
 namespace {
+
+// hashlib.sha256 of the 64,017 bytes of the generator in BothForms... below:
+//   x = 12345; for each byte: x = (x * 1664525 + 1013904223) mod 2^32, byte = x >> 24
+constexpr const char* kRandomDigest = "1a25f6fa28ffbe9804f1b3d02341711949bb4496d2a859c5cf333b9261e64b86";
 
 std::span<const uint8_t> bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
@@ -35,6 +41,45 @@ TEST(Sha256, PiecesOfAnySizeGiveTheWholeDigest) {
         Sha256 s;
         for (size_t at = 0; at < text.size(); at += piece) s.update(text.data() + at, std::min(piece, text.size() - at));
         EXPECT_EQ(s.hex(), whole) << "pieces of " << piece;
+    }
+}
+
+// Each form of the compression function (the portable one, and the SHA extensions' where the
+// CPU has them) over a message padded here as FIPS 180-4 says, against the same digests.
+std::string digest_with(detail::Sha256Blocks blocks, const std::string& message) {
+    std::vector<uint8_t> m(message.begin(), message.end());
+    const uint64_t bits = m.size() * 8;
+    m.push_back(0x80);
+    while (m.size() % 64 != 56) m.push_back(0);
+    for (int b = 7; b >= 0; --b) m.push_back(static_cast<uint8_t>(bits >> (8 * b)));
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    blocks(h, m.data(), m.size() / 64);
+    std::string hex;
+    for (const uint32_t v : h) {
+        char d[9];
+        std::snprintf(d, sizeof d, "%08x", v);
+        hex += d;
+    }
+    return hex;
+}
+
+TEST(Sha256, BothFormsOfTheCompressionFunctionGiveTheKnownDigests) {
+    std::vector<std::pair<const char*, detail::Sha256Blocks>> forms = {{"portable", detail::sha256_blocks_portable}};
+    if (detail::sha256_blocks_sha_ni()) forms.emplace_back("SHA extensions", detail::sha256_blocks_sha_ni());
+    else std::cout << "[ skipped] the SHA-extensions form: this CPU has no SHA extensions\n";
+    std::string random(64 * 1000 + 17, '\0');
+    uint32_t x = 12345;
+    for (char& c : random) c = static_cast<char>((x = x * 1664525u + 1013904223u) >> 24);
+    for (const auto& [name, blocks] : forms) {
+        EXPECT_EQ(digest_with(blocks, ""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") << name;
+        EXPECT_EQ(digest_with(blocks, "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") << name;
+        EXPECT_EQ(digest_with(blocks, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+                  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+            << name;
+        EXPECT_EQ(digest_with(blocks, std::string(1000000, 'a')),
+                  "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+            << name;
+        EXPECT_EQ(digest_with(blocks, random), kRandomDigest) << name;
     }
 }
 
