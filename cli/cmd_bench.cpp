@@ -73,16 +73,10 @@ double stddev(const std::vector<double>& v) {
     return std::sqrt(sq / static_cast<double>(v.size() - 1));
 }
 
-std::string format(const char* fmt, double value) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, fmt, value);
-    return buf;
-}
-
 // "llama 1.1B Q4_K_M": architecture, size class and file type, as llama-bench's model column.
 std::string model_type(const Model& model, const std::string& quant) {
     const double n = static_cast<double>(model.n_params());
-    const std::string size = n >= 1e9 ? format("%.1fB", n / 1e9) : format("%.0fM", n / 1e6);
+    const std::string size = n >= 1e9 ? format_number("%.1fB", n / 1e9) : format_number("%.0fM", n / 1e6);
     return model.hparams().architecture + " " + size + " " + quant;
 }
 
@@ -134,17 +128,17 @@ void run_test(Forward& fwd, BenchResult& r, int reps, bool warmup, std::mt19937&
 
 std::string size_text(uint64_t bytes) {
     const double mib = static_cast<double>(bytes) / (1 << 20);
-    return mib < 1024 ? format("%.2f MiB", mib) : format("%.2f GiB", mib / 1024);
+    return mib < 1024 ? format_number("%.2f MiB", mib) : format_number("%.2f GiB", mib / 1024);
 }
 
 std::string params_text(int64_t n) {
     const double x = static_cast<double>(n);
-    return x < 1e9 ? format("%.2f M", x / 1e6) : format("%.2f B", x / 1e9);
+    return x < 1e9 ? format_number("%.2f M", x / 1e6) : format_number("%.2f B", x / 1e9);
 }
 
 std::string ts_text(const BenchResult& r) {
     const std::vector<double> ts = r.samples_ts();
-    return format("%.2f", mean(ts)) + " ± " + format("%.2f", stddev(ts));
+    return format_number("%.2f", mean(ts)) + " ± " + format_number("%.2f", stddev(ts));
 }
 
 void print_markdown_header() {

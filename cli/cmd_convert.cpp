@@ -16,12 +16,12 @@ using namespace natter::tools;
 
 namespace {
 
-struct Args {
+struct ConvertArgs {
     std::string input, output, outtype = "f16";
     bool quiet = false, progress = false;
 };
 
-void print_summary(const Args& a, const ConvertSummary& s) {
+void print_summary(const ConvertArgs& a, const ConvertSummary& s) {
     std::printf("%s: %s (%s), %s, vocabulary %s\n", a.output.c_str(), s.architecture.c_str(), s.hf_architecture.c_str(),
                 a.outtype.c_str(), s.vocabulary.c_str());
     std::string types;
@@ -39,7 +39,7 @@ void print_summary(const Args& a, const ConvertSummary& s) {
 }  // namespace
 
 void add_convert_command(CLI::App& app) {
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<ConvertArgs>();
     CLI::App* cmd = app.add_subcommand("convert", "Convert a Hugging Face checkpoint (safetensors) to GGUF");
     cmd->add_option("input", a->input, "Checkpoint folder: config.json, model.safetensors (or shards and their index), tokenizer files")
         ->required();

@@ -18,12 +18,12 @@ using namespace natter::tools;
 
 namespace {
 
-struct Args {
+struct ImatrixArgs {
     std::string model, text_file, output = "imatrix.gguf", format;
     ImatrixOptions options;
 };
 
-void run(const Args& a) {
+void run_imatrix(const ImatrixArgs& a) {
     ImatrixFormat format = ImatrixFormat::Gguf;
     if (a.format == "dat") format = ImatrixFormat::Dat;
     else if (!a.format.empty() && a.format != "gguf") throw Error("--output-format is gguf or dat, not '" + a.format + "'");
@@ -54,7 +54,7 @@ void run(const Args& a) {
 }  // namespace
 
 void add_imatrix_command(CLI::App& app) {
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<ImatrixArgs>();
     CLI::App* cmd = app.add_subcommand("imatrix", "Compute an importance matrix for quantizing, as llama.cpp's imatrix does");
     cmd->add_option("-m,--model", a->model, "GGUF model file (default: the cached SmolLM2-135M-Instruct)");
     cmd->add_option("-f,--file", a->text_file, "Text to evaluate (UTF-8; at least two chunks of tokens)")->required();
@@ -71,7 +71,7 @@ void add_imatrix_command(CLI::App& app) {
     add_flash_attn_option(*cmd, a->options.eval.flash_attn);
     cmd->footer("Prints the running perplexity after each chunk and the progress on stderr.\n"
                 "The file is what `natter quantize --imatrix` and llama.cpp's llama-quantize read. See natter-imatrix(1).");
-    cmd->callback([a]() { run(*a); });
+    cmd->callback([a]() { run_imatrix(*a); });
 }
 
 }  // namespace natter::cli

@@ -28,12 +28,6 @@ struct InfoOptions {
 constexpr size_t kMaxValueChars = 96;
 constexpr size_t kMaxArrayItems = 8;
 
-std::string format(const char* fmt, double x) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, fmt, x);
-    return buf;
-}
-
 std::string human_bytes(uint64_t n) {
     static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
     if (n < 1024) return std::to_string(n) + " B";
@@ -43,14 +37,14 @@ std::string human_bytes(uint64_t n) {
         x /= 1024;
         ++unit;
     }
-    return format("%.2f ", x) + kUnits[unit];
+    return format_number("%.2f ", x) + kUnits[unit];
 }
 
 std::string human_count(uint64_t n) {
     const double x = static_cast<double>(n);
-    if (x >= 1e9) return format("%.2f B", x / 1e9);
-    if (x >= 1e6) return format("%.2f M", x / 1e6);
-    if (x >= 1e3) return format("%.2f K", x / 1e3);
+    if (x >= 1e9) return format_number("%.2f B", x / 1e9);
+    if (x >= 1e6) return format_number("%.2f M", x / 1e6);
+    if (x >= 1e3) return format_number("%.2f K", x / 1e3);
     return std::to_string(n);
 }
 

@@ -21,7 +21,7 @@ using namespace natter::tools;
 
 namespace {
 
-struct Args {
+struct PerplexityArgs {
     std::string model, text_file, kld_base;
     bool kl_divergence = false;
     PerplexityOptions options;
@@ -49,7 +49,7 @@ void print_percentiles(const char* name, const KldPercentiles& p, double scale, 
 }
 
 // llama-perplexity --kl-divergence's report, line for line.
-void run_kl_divergence(const Args& a, const Model& model) {
+void run_kl_divergence(const PerplexityArgs& a, const Model& model) {
     std::printf("chunk             PPL               ln(PPL(Q)/PPL(base))          KL Divergence              "
                 "\u0394p RMS            Same top p\n");
     const auto on_chunk = [](const KldChunk& c) {
@@ -78,7 +78,7 @@ void run_kl_divergence(const Args& a, const Model& model) {
     std::printf("Same top p: %6.3f \u00b1 %5.3f %%\n", 100 * r.same_top.value, 100 * r.same_top.error);
 }
 
-void run(const Args& a) {
+void run_perplexity(const PerplexityArgs& a) {
     const auto model = Model::load(paths::resolve_model_path(a.model));
     if (a.kl_divergence) {
         if (a.kld_base.empty()) throw Error("--kl-divergence compares with a base file: give it with --kl-divergence-base FILE");
@@ -111,7 +111,7 @@ void run(const Args& a) {
 }  // namespace
 
 void add_perplexity_command(CLI::App& app) {
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<PerplexityArgs>();
     CLI::App* cmd = app.add_subcommand("perplexity", "Measure a model's perplexity on a text, as llama.cpp's perplexity does");
     cmd->add_option("-m,--model", a->model, "GGUF model file (default: the cached SmolLM2-135M-Instruct)");
     cmd->add_option("-f,--file", a->text_file, "Text file to score (UTF-8; not with --kl-divergence)");
@@ -129,7 +129,7 @@ void add_perplexity_command(CLI::App& app) {
                   "PPL ratio, KL divergence, \u0394p, same top token");
     cmd->footer("Prints the running perplexity after each chunk, then the final estimate with its standard error.\n"
                 "See natter-perplexity(1).");
-    cmd->callback([a]() { run(*a); });
+    cmd->callback([a]() { run_perplexity(*a); });
 }
 
 }  // namespace natter::cli

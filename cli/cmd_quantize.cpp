@@ -15,7 +15,7 @@ using namespace natter::tools;
 
 namespace {
 
-struct Args {
+struct QuantizeArgs {
     std::string input, output, type, imatrix;
     bool pure = false, allow_requantize = false, quiet = false, progress = false;
     int n_threads = 0;
@@ -31,7 +31,7 @@ std::string size_change(uint64_t in, uint64_t out) {
     return buf;
 }
 
-void print_summary(const Args& a, const FileType& type, const QuantizeSummary& s) {
+void print_summary(const QuantizeArgs& a, const FileType& type, const QuantizeSummary& s) {
     const auto bpw = [&](uint64_t bytes) { return 8.0 * static_cast<double>(bytes) / static_cast<double>(std::max<int64_t>(1, s.n_weights)); };
     std::printf("%s: %s (general.file_type %d)\n", a.output.c_str(), std::string(type.name).c_str(), type.ftype);
     std::printf("  size     %.2f MiB -> %.2f MiB, %.2f -> %.2f bits per weight (%s)\n",
@@ -47,7 +47,7 @@ void print_summary(const Args& a, const FileType& type, const QuantizeSummary& s
 }  // namespace
 
 void add_quantize_command(CLI::App& app) {
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<QuantizeArgs>();
     CLI::App* cmd = app.add_subcommand("quantize", "Quantize a GGUF model to another type");
     cmd->add_option("input", a->input, "Source GGUF (F32, F16 or BF16; quantized with --allow-requantize)")->required();
     cmd->add_option("output", a->output, "GGUF file to write")->required();

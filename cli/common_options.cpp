@@ -176,6 +176,12 @@ std::string read_text_file(const std::string& path, const std::string& what) {
     return s.str();
 }
 
+std::string format_number(const char* fmt, double x) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, fmt, x);
+    return buf;
+}
+
 int threads_to_use(int requested) {
     const int cores = physical_cores();
     if (requested <= cores) return requested;

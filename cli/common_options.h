@@ -63,6 +63,9 @@ std::string read_text_file(const std::string& path, const std::string& what);
 
 int threads_to_use(int requested);
 
+// One number through a printf format ("%.2f MiB"), for the tables bench and info print.
+std::string format_number(const char* fmt, double x);
+
 // Warns on stderr when -c was given above the context the model was trained with.
 void warn_if_beyond_training(const CommonOptions& o, int n_ctx_train);
 

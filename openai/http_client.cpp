@@ -11,16 +11,21 @@
 
 namespace natter::openai {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
+// Outside the anonymous namespace: HttpClient::State holds one (a member's type with internal
+// linkage is an error under gcc's -Wsubobject-linkage when this file is compiled in a batch).
+namespace detail {
 struct Url {
     std::string scheme;  // "http" or "https"
     std::string host;
     int port = 0;
     std::string path;    // "/v1", never ending in '/'
 };
+}  // namespace detail
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using detail::Url;
 
 Url parse_url(const std::string& url) {
     const auto bad = [&](const std::string& why) {
@@ -83,7 +88,7 @@ int retry_after(const httplib::Response& res) {
 
 struct HttpClient::State {
     Endpoint endpoint;
-    Url url;
+    detail::Url url;
     std::mutex mutex;                  // guards `client` against cancel() from another thread
     httplib::Client* client = nullptr;  // the request in flight
     std::atomic<bool> cancelled{false};

@@ -60,7 +60,7 @@ struct IqVectors {
     int cols = 0;
 };
 
-const IqVectors& vectors() {
+const IqVectors& iq_vectors() {
     static const IqVectors v = [] {
         IqVectors r;
         for (const auto& line : test::read_vector_file("iq_simd_vectors.txt")) {
@@ -78,10 +78,10 @@ const IqVectors& vectors() {
 }
 
 TEST(IqFormats, DequantizeLikeLlamaCpp) {
-    ASSERT_EQ(vectors().dequant.size(), 11u);
-    for (const auto& [name, expected] : vectors().dequant) {
+    ASSERT_EQ(iq_vectors().dequant.size(), 11u);
+    for (const auto& [name, expected] : iq_vectors().dequant) {
         const GgmlType type = type_from_name(name).value();
-        const std::vector<uint8_t>& w = vectors().weights.at(name);
+        const std::vector<uint8_t>& w = iq_vectors().weights.at(name);
         std::vector<float> got(expected.size());
         dequantize_row(type, w.data(), got.data(), static_cast<int64_t>(got.size()));
         size_t differing = 0;
@@ -91,12 +91,12 @@ TEST(IqFormats, DequantizeLikeLlamaCpp) {
 }
 
 TEST(IqFormats, Iq4QuantizeToLlamaCppsBytes) {
-    ASSERT_EQ(vectors().quant.size(), 2u);
-    for (const auto& [name, expected] : vectors().quant) {
+    ASSERT_EQ(iq_vectors().quant.size(), 2u);
+    for (const auto& [name, expected] : iq_vectors().quant) {
         const GgmlType type = type_from_name(name).value();
-        const std::vector<float>& x = vectors().floats.at(name);
+        const std::vector<float>& x = iq_vectors().floats.at(name);
         std::vector<uint8_t> got(expected.size());
-        const int64_t cols = vectors().cols;
+        const int64_t cols = iq_vectors().cols;
         for (size_t r = 0; r < x.size() / cols; ++r) {
             quantize_row(type, x.data() + r * cols, got.data() + r * row_size(type, cols), cols);
         }

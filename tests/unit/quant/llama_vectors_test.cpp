@@ -17,12 +17,14 @@
 namespace natter {
 namespace {
 
+using test::type_of;
+
 struct LlamaVectors {
     std::vector<std::vector<float>> rows;
     std::vector<std::vector<std::string>> lines;
 };
 
-const LlamaVectors& vectors() {
+const LlamaVectors& llama_vectors() {
     static const LlamaVectors v = [] {
         LlamaVectors result;
         for (auto& line : test::read_vector_file("kquant_vectors.txt")) {
@@ -37,7 +39,6 @@ const LlamaVectors& vectors() {
     return v;
 }
 
-GgmlType type_of(const std::string& name) { return type_from_name(name).value(); }
 
 std::vector<uint8_t> ours(const std::string& kind, GgmlType type, const std::vector<float>& row) {
     const auto n = static_cast<int64_t>(row.size());
@@ -53,12 +54,12 @@ std::vector<uint8_t> ours(const std::string& kind, GgmlType type, const std::vec
 // Checks every line of one kind ("quant" or "activation"); returns the types seen.
 std::set<std::string> check_bytes(const std::string& kind) {
     std::set<std::string> types;
-    for (const auto& line : vectors().lines) {
+    for (const auto& line : llama_vectors().lines) {
         if (line[0] != kind) continue;
         const int row = std::stoi(line[2]);
         SCOPED_TRACE(kind + " " + line[1] + " row " + line[2]);
         const auto expected = test::hex_bytes(line[3]);
-        const auto got = ours(kind, type_of(line[1]), vectors().rows.at(row));
+        const auto got = ours(kind, type_of(line[1]), llama_vectors().rows.at(row));
         EXPECT_EQ(got.size(), expected.size());
         size_t mismatches = 0, first = 0;
         for (size_t i = 0; i < std::min(got.size(), expected.size()); ++i) {
@@ -71,8 +72,8 @@ std::set<std::string> check_bytes(const std::string& kind) {
 }
 
 TEST(LlamaVectors, HasRealAndSyntheticRows) {
-    ASSERT_EQ(vectors().rows.size(), 7u);
-    for (const auto& row : vectors().rows) EXPECT_EQ(row.size(), 1536u);
+    ASSERT_EQ(llama_vectors().rows.size(), 7u);
+    for (const auto& row : llama_vectors().rows) EXPECT_EQ(row.size(), 1536u);
 }
 
 TEST(LlamaVectors, ReferenceQuantizersAreByteIdentical) {
@@ -101,7 +102,7 @@ const std::vector<uint8_t>& stored(const std::string& kind, const std::string& t
     static std::map<std::string, std::vector<uint8_t>> cache;
     const std::string key = kind + " " + type + " " + std::to_string(row);
     if (!cache.count(key)) {
-        for (const auto& line : vectors().lines) {
+        for (const auto& line : llama_vectors().lines) {
             if (line[0] == kind && line[1] == type && std::stoi(line[2]) == row) cache[key] = test::hex_bytes(line[3]);
         }
     }
@@ -110,7 +111,7 @@ const std::vector<uint8_t>& stored(const std::string& kind, const std::string& t
 
 TEST(LlamaVectors, DotProductsMatchTheCpuBackend) {
     int checked = 0;
-    for (const auto& line : vectors().lines) {
+    for (const auto& line : llama_vectors().lines) {
         if (line[0] != "dot") continue;
         SCOPED_TRACE("dot " + line[1] + " weights row " + line[2] + " activations row " + line[3]);
         const GgmlType type = type_of(line[1]);

@@ -12,11 +12,7 @@
 namespace natter {
 namespace {
 
-GgmlType type_of(const std::string& name) {
-    const auto type = type_from_name(name);
-    EXPECT_TRUE(type.has_value()) << name;
-    return type.value_or(GgmlType::F32);
-}
+using test::type_of;
 
 TEST(PythonVectors, DequantizeMatchesGgufExactly) {
     std::set<std::string> seen;

@@ -15,14 +15,13 @@
 #include "quant/quant.h"
 #include "quant/unpack.h"
 #include "test_rows.h"
+#include "vectors.h"
 
 namespace natter {
 namespace {
 
-constexpr double kHalfEps = 1.0 / 2048;  // fp16 relative rounding error bound (normal)
-constexpr double kHalfTiny = 0x1p-25;      // fp16 absolute rounding error bound (subnormal)
+using test::half_rounding;
 
-double half_rounding(double v) { return std::max(std::fabs(v) * kHalfEps, kHalfTiny); }
 
 // Levels step * l + offset for l in lo..hi, and how far off the nearest one may be.
 struct Grid {

@@ -13,14 +13,16 @@
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "test_rows.h"
+#include "vectors.h"
 
 namespace natter {
 namespace {
 
-constexpr double kHalfEps = 1.0 / 2048;
+using test::half_rounding;
+using test::kHalfEps;
+
 constexpr double kFloatEps = 1.0 / (1 << 23);
 
-double half_rounding(double v) { return std::max(std::fabs(v) * kHalfEps, 0x1p-25); }
 
 struct Quantized {
     GgmlType type;

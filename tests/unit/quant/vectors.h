@@ -3,13 +3,17 @@
 // space-separated fields, hex for bytes and for little-endian float32 bit patterns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "quant/types.h"
 
 namespace natter::test {
 
@@ -45,5 +49,17 @@ inline std::vector<std::vector<std::string>> read_vector_file(const std::string&
 }
 
 inline uint32_t bits(float f) { return std::bit_cast<uint32_t>(f); }
+
+// A vector file's type name ("q4_K") as a type; a test failure (and F32) for an unknown one.
+inline GgmlType type_of(const std::string& name) {
+    const auto type = type_from_name(name);
+    EXPECT_TRUE(type.has_value()) << name;
+    return type.value_or(GgmlType::F32);
+}
+
+// How far fp16 rounding may move v: half an ulp relative for normal values (2^-11), and
+// 2^-25 absolute below them (the subnormal step's half).
+constexpr double kHalfEps = 1.0 / 2048;
+inline double half_rounding(double v) { return std::max(std::fabs(v) * kHalfEps, 0x1p-25); }
 
 }  // namespace natter::test
